@@ -1,0 +1,87 @@
+//! System-wide announcements, stored and broadcast through the outbox.
+
+use chrono::{DateTime, Utc};
+use medrt_domain::announcement::Announcement;
+use medrt_domain::event::Event;
+use medrt_domain::ids::{AnnouncementId, UserId};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait,
+};
+
+use super::entities::announcements;
+use super::outbox::Outbox;
+use super::page::{Page, PageRequest};
+use super::{Store, StoreError};
+
+#[derive(Clone, Debug)]
+pub struct AnnouncementRecord {
+    pub id: AnnouncementId,
+    pub author_id: UserId,
+    pub title: String,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+}
+
+pub struct Announcements<'a> {
+    store: &'a Store,
+}
+
+impl<'a> Announcements<'a> {
+    pub(super) fn new(store: &'a Store) -> Self {
+        Self { store }
+    }
+
+    pub async fn publish(
+        &self,
+        author: UserId,
+        announcement: Announcement,
+    ) -> Result<AnnouncementRecord, StoreError> {
+        let now = Utc::now();
+        let id = AnnouncementId::generate();
+        let txn = self.store.db.begin().await?;
+        let row = announcements::ActiveModel {
+            id: Set(id.as_uuid()),
+            author_id: Set(author.as_uuid()),
+            title: Set(announcement.title().to_owned()),
+            body: Set(announcement.body().to_owned()),
+            created_at: Set(now),
+        }
+        .insert(&txn)
+        .await?;
+        let event = Event::Announced {
+            announcement_id: id,
+            title: row.title.clone(),
+            body: row.body.clone(),
+        };
+        Outbox::append(&txn, &event, now).await?;
+        txn.commit().await?;
+        self.store.outbox_written.notify_one();
+        Ok(to_record(row))
+    }
+
+    /// Newest first.
+    pub async fn list(&self, page: PageRequest) -> Result<Page<AnnouncementRecord>, StoreError> {
+        let mut query = announcements::Entity::find()
+            .order_by_desc(announcements::Column::Id)
+            .limit(page.limit + 1);
+        if let Some(before) = page.after {
+            query = query.filter(announcements::Column::Id.lt(before.0));
+        }
+        let rows = query.all(&self.store.db).await?;
+        let records = rows.into_iter().map(to_record).collect();
+        Ok(Page::from_overfetch(records, page.limit, |r| {
+            r.id.as_uuid()
+        }))
+    }
+}
+
+fn to_record(m: announcements::Model) -> AnnouncementRecord {
+    AnnouncementRecord {
+        id: AnnouncementId::from_uuid(m.id),
+        author_id: UserId::from_uuid(m.author_id),
+        title: m.title,
+        body: m.body,
+        created_at: m.created_at,
+    }
+}

@@ -1,0 +1,108 @@
+//! The database: connection, migrations, and one repository per aggregate.
+//! Architecture invariant: sea-orm types never leave this module.
+
+mod announcements;
+mod entities;
+mod error;
+mod outbox;
+mod page;
+mod settings;
+mod users;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use medrt_migrations::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
+use tokio::sync::Notify;
+
+pub use announcements::{AnnouncementRecord, Announcements};
+pub use error::StoreError;
+pub use outbox::{Claim, Outbox, Replay};
+pub use page::{Cursor, Page, PageRequest};
+pub use settings::DatabaseSettings;
+pub use users::{ContactChange, Credentials, NewUser, User, Users};
+
+/// The folder of a SQLite file URL, which must exist before SQLite can create the file.
+fn sqlite_dir(url: &str) -> Option<&std::path::Path> {
+    let path = url.strip_prefix("sqlite://")?.split('?').next()?;
+    let dir = std::path::Path::new(path).parent()?;
+    (!dir.as_os_str().is_empty() && path != ":memory:").then_some(dir)
+}
+
+/// Handle to the database, cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+    /// Woken after every commit that wrote to the outbox, so the relay publishes at once.
+    outbox_written: Arc<Notify>,
+}
+
+impl Store {
+    pub async fn connect(settings: &DatabaseSettings) -> Result<Self, StoreError> {
+        if let Some(dir) = sqlite_dir(&settings.url) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Location(format!("{}: {e}", dir.display())))?;
+        }
+        let mut options = ConnectOptions::new(settings.url.clone());
+        options
+            .max_connections(settings.max_connections)
+            .min_connections(settings.min_connections)
+            .connect_timeout(Duration::from_millis(settings.connect_timeout_ms))
+            .acquire_timeout(Duration::from_millis(settings.acquire_timeout_ms))
+            .sqlx_logging(false);
+        let busy_timeout = Duration::from_millis(settings.sqlite_busy_timeout_ms);
+        options.map_sqlx_sqlite_opts(move |o| {
+            o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                .busy_timeout(busy_timeout)
+                .foreign_keys(true)
+                .create_if_missing(true)
+        });
+        let db = Database::connect(options).await?;
+        Ok(Self {
+            db,
+            outbox_written: Arc::new(Notify::new()),
+        })
+    }
+
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        Migrator::up(&self.db, None).await?;
+        Ok(())
+    }
+
+    /// Round-trip to the database, for readiness checks.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.db.execute_unprepared("SELECT 1").await?;
+        Ok(())
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self.db.get_database_backend() {
+            DbBackend::Postgres => "postgres",
+            DbBackend::Sqlite => "sqlite",
+            _ => "other",
+        }
+    }
+
+    pub fn users(&self) -> Users<'_> {
+        Users::new(self)
+    }
+
+    pub fn outbox(&self) -> Outbox<'_> {
+        Outbox::new(self)
+    }
+
+    pub fn announcements(&self) -> Announcements<'_> {
+        Announcements::new(self)
+    }
+
+    /// The signal the outbox relay waits on.
+    pub fn outbox_signal(&self) -> Arc<Notify> {
+        self.outbox_written.clone()
+    }
+
+    pub async fn close(self) {
+        let _ = self.db.close().await;
+    }
+}

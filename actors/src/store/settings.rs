@@ -1,0 +1,13 @@
+use serde::Deserialize;
+
+/// Where the database is and how the pool behaves.
+#[derive(Clone, Debug, Deserialize)]
+pub struct DatabaseSettings {
+    /// `sqlite://data/medrt.db?mode=rwc` or `postgres://user@host/db`.
+    pub url: String,
+    pub max_connections: u32,
+    pub min_connections: u32,
+    pub connect_timeout_ms: u64,
+    pub acquire_timeout_ms: u64,
+    pub sqlite_busy_timeout_ms: u64,
+}

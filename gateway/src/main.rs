@@ -1,0 +1,106 @@
+//! `medrt`: the platform's single binary.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use medrt_actors::store::Store;
+use medrt_gateway::{Application, BootstrapAdmin, Settings, telemetry};
+
+#[derive(Parser)]
+#[command(
+    name = "medrt",
+    version,
+    about = "Real-time platform for an internet hospital"
+)]
+struct Cli {
+    /// Folder holding default.toml and <MEDRT_ENV>.toml.
+    #[arg(
+        long,
+        env = "MEDRT_CONFIG_DIR",
+        default_value = "config",
+        global = true
+    )]
+    config_dir: PathBuf,
+    /// Which overlay to apply: development, test, production.
+    #[arg(long, env = "MEDRT_ENV", default_value = "development", global = true)]
+    env: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the platform (migrates first unless database.migrate_on_start is false).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load(&cli.config_dir, &cli.env) {
+        Ok(s) => s,
+        Err(e) => return fail(&e.to_string()),
+    };
+    telemetry::init(settings.log.format, &settings.log.filter, std::io::stdout);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(&format!("cannot start the runtime: {e}")),
+    };
+    let outcome = runtime.block_on(async {
+        match cli.command {
+            Command::Serve => serve(settings).await,
+            Command::Migrate => migrate(settings).await,
+        }
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(reason) => fail(&reason),
+    }
+}
+
+fn fail(reason: &str) -> ExitCode {
+    eprintln!("medrt: {reason}");
+    ExitCode::FAILURE
+}
+
+async fn serve(settings: Settings) -> Result<(), String> {
+    let bootstrap = match std::env::var("MEDRT_BOOTSTRAP_ADMIN") {
+        Ok(raw) if !raw.is_empty() => Some(BootstrapAdmin::parse(&raw)?),
+        _ => None,
+    };
+    let app = Application::build(settings, bootstrap)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!(
+        "medrt listening on http://{}  (health: /healthz, API: /api/v1, docs: /openapi.json)",
+        app.local_addr()
+    );
+    app.run_until(shutdown_signal())
+        .await
+        .map_err(|e| format!("server error: {e}"))
+}
+
+async fn migrate(settings: Settings) -> Result<(), String> {
+    let store = Store::connect(&settings.database.pool)
+        .await
+        .map_err(|e| e.to_string())?;
+    store.migrate().await.map_err(|e| e.to_string())?;
+    println!("medrt: migrations applied ({})", store.backend_name());
+    store.close().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutdown requested");
+}

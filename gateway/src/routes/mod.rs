@@ -1,0 +1,26 @@
+//! HTTP routes under `/api/v1`, each documented for `/openapi.json`.
+
+mod admin;
+mod announcements;
+mod auth;
+mod me;
+pub mod ops;
+mod paging;
+mod users;
+
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::state::AppState;
+
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(auth::register))
+        .routes(routes!(auth::login))
+        .routes(routes!(me::get_me, me::update_me))
+        .routes(routes!(users::get_user))
+        .routes(routes!(admin::create_sub_account, admin::list_sub_accounts))
+        .routes(routes!(admin::presence))
+        .routes(routes!(announcements::publish))
+        .routes(routes!(announcements::list))
+}

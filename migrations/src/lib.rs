@@ -1,0 +1,20 @@
+//! The medrt schema, one migration per change, valid on SQLite and PostgreSQL.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_users;
+mod m20261122_000002_outbox;
+mod m20261122_000003_announcements;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261122_000001_users::Migration),
+            Box::new(m20261122_000002_outbox::Migration),
+            Box::new(m20261122_000003_announcements::Migration),
+        ]
+    }
+}
