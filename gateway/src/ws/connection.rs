@@ -22,6 +22,9 @@ const CLOSE_POLICY: u16 = 1008;
 const CLOSE_TRY_AGAIN: u16 = 1013;
 const CLOSE_INTERNAL: u16 = 1011;
 
+/// How long to wait for the client's reply to our close frame.
+const CLOSE_HANDSHAKE_MAX: Duration = Duration::from_secs(2);
+
 pub async fn run(
     mut socket: WebSocket,
     principal: Principal,
@@ -108,7 +111,22 @@ pub async fn run(
     };
     session.stop(None);
     if let Some((code, reason)) = ending {
-        let _ = send(&mut sink, close(code, reason), write_timeout).await;
+        if send(&mut sink, close(code, reason), write_timeout)
+            .await
+            .is_ok()
+        {
+            // Complete the closing handshake: dropping the socket at once would reset
+            // the connection under frames the client is still answering, and it would
+            // never read the close frame.
+            let _ = timeout(CLOSE_HANDSHAKE_MAX, async {
+                while let Some(Ok(message)) = stream.next().await {
+                    if matches!(message, Message::Close(_)) {
+                        break;
+                    }
+                }
+            })
+            .await;
+        }
     }
 }
 

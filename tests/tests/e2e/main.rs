@@ -1,0 +1,10 @@
+//! End-to-end tests: the real app over HTTP and WebSocket. Runs on SQLite + in-process
+//! bus by default and on PostgreSQL + NATS + Redis when `MEDRT_TEST_*` are set.
+
+mod accounts;
+mod auth;
+mod ops;
+mod outbox;
+mod supervision;
+mod two_nodes;
+mod ws;
