@@ -22,7 +22,7 @@ impl TestBackend {
     /// Real services when the `MEDRT_TEST_*` variables are set, embedded ones otherwise.
     pub async fn new() -> Self {
         let id = Uuid::new_v4().simple().to_string();
-        let prefix = format!("t{}", &id[..12]);
+        let prefix = format!("medrt_t{}", &id[..12]);
         let dir = std::env::temp_dir().join(format!("medrt-test-{id}"));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let storage_dir = dir.join("storage");

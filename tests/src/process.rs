@@ -85,6 +85,10 @@ impl NodeProcess {
         Self { child, api, addr }
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("running")
+    }
+
     pub fn ws_url(&self) -> String {
         format!("ws://{}/ws", self.addr)
     }
