@@ -7,9 +7,9 @@
 
 use std::time::{Duration, Instant};
 
-use futures::{stream, SinkExt, StreamExt};
+use futures::{SinkExt, StreamExt, stream};
 use medrt_tests::{NodeProcess, TestBackend};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
 struct Args {
@@ -19,12 +19,21 @@ struct Args {
 }
 
 fn parse_args() -> Args {
-    let mut args = Args { sessions: vec![1_000, 10_000], events: 50, rate_per_sec: 5.0 };
+    let mut args = Args {
+        sessions: vec![1_000, 10_000],
+        events: 50,
+        rate_per_sec: 5.0,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
         match flag.as_str() {
-            "--sessions" => args.sessions = value().split(',').map(|n| n.parse().expect("--sessions N[,N]")).collect(),
+            "--sessions" => {
+                args.sessions = value()
+                    .split(',')
+                    .map(|n| n.parse().expect("--sessions N[,N]"))
+                    .collect()
+            }
             "--events" => args.events = value().parse().expect("--events M"),
             "--rate" => args.rate_per_sec = value().parse().expect("--rate events/s"),
             // cargo bench passes --bench; anything else is a mistake.
@@ -38,7 +47,10 @@ fn parse_args() -> Args {
 /// Raises the open-file limit to its hard maximum (inherited by the server).
 fn raise_fd_limit() -> u64 {
     unsafe {
-        let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
         libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
         limit.rlim_cur = limit.rlim_max;
         libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
@@ -58,7 +70,12 @@ fn rss_kib(pid: u32) -> u64 {
 
 fn cpu_secs(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("proc stat");
-    let fields: Vec<&str> = stat.rsplit(')').next().expect("stat").split_whitespace().collect();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .expect("stat")
+        .split_whitespace()
+        .collect();
     let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
     ticks as f64 / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
 }
@@ -104,7 +121,13 @@ async fn run(sessions: usize, events: usize, rate: f64) -> Row {
         tokens.push(node.api.signup("patient").await.token);
     }
     // Warm the server up (allocator arenas, SQLite cache) before the baseline.
-    node.api.post("/admin/announcements", Some(&root.token), json!({"title": "warm-up", "body": "x"})).await;
+    node.api
+        .post(
+            "/admin/announcements",
+            Some(&root.token),
+            json!({"title": "warm-up", "body": "x"}),
+        )
+        .await;
     let rss_before = rss_kib(pid);
 
     let url = node.ws_url();
@@ -113,8 +136,14 @@ async fn run(sessions: usize, events: usize, rate: f64) -> Row {
         .map(|i| {
             let url = format!("{url}?token={}", tokens[i / 100]);
             async move {
-                let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect("connect");
-                ws.send(Message::text(json!({"type": "subscribe", "topic": "announcements"}).to_string())).await.expect("send");
+                let (mut ws, _) = tokio_tungstenite::connect_async(url)
+                    .await
+                    .expect("connect");
+                ws.send(Message::text(
+                    json!({"type": "subscribe", "topic": "announcements"}).to_string(),
+                ))
+                .await
+                .expect("send");
                 loop {
                     match ws.next().await.expect("open").expect("frame") {
                         Message::Text(t) if t.contains("\"subscribed\"") => break,
@@ -151,7 +180,8 @@ async fn run(sessions: usize, events: usize, rate: f64) -> Row {
                     if frame["type"] != "announcement" {
                         continue;
                     }
-                    let at: chrono::DateTime<chrono::Utc> = frame["at"].as_str().unwrap().parse().unwrap();
+                    let at: chrono::DateTime<chrono::Utc> =
+                        frame["at"].as_str().unwrap().parse().unwrap();
                     latencies_ms.push((received - at).num_microseconds().unwrap() as f64 / 1000.0);
                     last_at = Instant::now();
                 }
@@ -166,7 +196,14 @@ async fn run(sessions: usize, events: usize, rate: f64) -> Row {
     for i in 0..events {
         let due = started + gap * i as u32;
         tokio::time::sleep_until(due.into()).await;
-        let reply = node.api.post("/admin/announcements", Some(&root.token), json!({"title": format!("event {i}"), "body": "fan-out"})).await;
+        let reply = node
+            .api
+            .post(
+                "/admin/announcements",
+                Some(&root.token),
+                json!({"title": format!("event {i}"), "body": "fan-out"}),
+            )
+            .await;
         assert!(reply.status.is_success(), "{:?}", reply.body);
     }
     let mut latencies = Vec::with_capacity(sessions * events);
@@ -198,20 +235,36 @@ async fn run(sessions: usize, events: usize, rate: f64) -> Row {
 async fn main() {
     let args = parse_args();
     let fds = raise_fd_limit();
-    eprintln!("ws_fanout: open-file limit {fds}; {} events at {}/s per run", args.events, args.rate_per_sec);
+    eprintln!(
+        "ws_fanout: open-file limit {fds}; {} events at {}/s per run",
+        args.events, args.rate_per_sec
+    );
     let mut rows = Vec::new();
     for &n in &args.sessions {
-        assert!((n as u64) * 2 + 100 < fds * 2, "open-file limit {fds} is too low for {n} sessions");
+        assert!(
+            (n as u64) * 2 + 100 < fds * 2,
+            "open-file limit {fds} is too low for {n} sessions"
+        );
         rows.push(run(n, args.events, args.rate_per_sec).await);
     }
     println!();
-    println!("| sessions | RSS/session | p50 | p95 | p99 | max | deliveries/s | server CPU | delivered |");
+    println!(
+        "| sessions | RSS/session | p50 | p95 | p99 | max | deliveries/s | server CPU | delivered |"
+    );
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in rows {
         println!(
             "| {} | {:.1} KiB | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms | {:.0} | {:.2} s | {}/{} |",
-            r.sessions, r.rss_per_session_kib, r.p50_ms, r.p95_ms, r.p99_ms, r.max_ms, r.deliveries_per_sec, r.cpu_secs,
-            r.delivered, r.expected
+            r.sessions,
+            r.rss_per_session_kib,
+            r.p50_ms,
+            r.p95_ms,
+            r.p99_ms,
+            r.max_ms,
+            r.deliveries_per_sec,
+            r.cpu_secs,
+            r.delivered,
+            r.expected
         );
     }
 }

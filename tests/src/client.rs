@@ -142,6 +142,16 @@ impl ApiClient {
 
     /// Registers a fresh user of `role` and signs in.
     pub async fn signup(&self, role: &str) -> Account {
+        self.create_account("/auth/register", None, role).await
+    }
+
+    /// A sub-account created by `parent`, signed in.
+    pub async fn sub_account(&self, parent: &Account, role: &str) -> Account {
+        self.create_account("/admin/sub-accounts", Some(&parent.token), role)
+            .await
+    }
+
+    async fn create_account(&self, path: &str, token: Option<&str>, role: &str) -> Account {
         let username = format!(
             "{role}_{}",
             &uuid::Uuid::new_v4().simple().to_string()[..10]
@@ -149,15 +159,15 @@ impl ApiClient {
         let password = "correct horse battery".to_owned();
         let reply = self
             .post(
-                "/auth/register",
-                None,
+                path,
+                token,
                 json!({"username": username, "password": password, "role": role}),
             )
             .await;
         assert_eq!(
             reply.status,
             StatusCode::CREATED,
-            "register: {:?}",
+            "{path}: {:?}",
             reply.body
         );
         let id = reply.body["user_id"].as_str().expect("user_id").to_owned();
@@ -184,36 +194,6 @@ impl ApiClient {
             id: me.body["user_id"].as_str().expect("id").to_owned(),
             username: ADMIN_USER.into(),
             password: ADMIN_PASSWORD.into(),
-            token,
-        }
-    }
-
-    /// A sub-account created by `parent`, signed in.
-    pub async fn sub_account(&self, parent: &Account, role: &str) -> Account {
-        let username = format!(
-            "sub_{role}_{}",
-            &uuid::Uuid::new_v4().simple().to_string()[..8]
-        );
-        let password = "sub-account password".to_owned();
-        let reply = self
-            .post(
-                "/admin/sub-accounts",
-                Some(&parent.token),
-                json!({"username": username, "password": password, "role": role}),
-            )
-            .await;
-        assert_eq!(
-            reply.status,
-            StatusCode::CREATED,
-            "sub-account: {:?}",
-            reply.body
-        );
-        let id = reply.body["user_id"].as_str().expect("user_id").to_owned();
-        let token = self.token(&username, &password).await;
-        Account {
-            id,
-            username,
-            password,
             token,
         }
     }

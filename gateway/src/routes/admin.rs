@@ -2,14 +2,13 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use medrt_actors::store::NewUser;
-use medrt_domain::account::{Email, Password, Phone, Username};
 use medrt_domain::ids::UserId;
 use medrt_domain::rbac::Permission;
 use medrt_domain::role::Role;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::new_account::AccountFields;
 use super::paging::{PageQuery, Paged};
 use super::users::UserView;
 use crate::auth::AuthUser;
@@ -19,11 +18,9 @@ use crate::state::AppState;
 
 #[derive(Deserialize, ToSchema)]
 pub struct SubAccountRequest {
-    username: String,
-    password: String,
+    #[serde(flatten)]
+    account: AccountFields,
     role: String,
-    email: Option<String>,
-    phone: Option<String>,
 }
 
 /// Creates an account whose parent is the caller (admins and super_admin).
@@ -45,24 +42,7 @@ pub async fn create_sub_account(
             "your role cannot create accounts of that role",
         ));
     }
-    let username = Username::parse(&req.username)?;
-    let password = Password::parse(&req.password)?;
-    let email = req.email.as_deref().map(Email::parse).transpose()?;
-    let phone = req.phone.as_deref().map(Phone::parse).transpose()?;
-    let password_hash = state
-        .passwords
-        .hash(password)
-        .await
-        .map_err(ApiError::internal)?;
-    let new = NewUser {
-        username,
-        password_hash,
-        role,
-        email,
-        phone,
-        parent: Some(me.user_id),
-    };
-    let user = state.platform.store().users().create(new).await?;
+    let user = req.account.create(&state, role, Some(me.user_id)).await?;
     Ok((StatusCode::CREATED, Json(user.into())))
 }
 

@@ -5,26 +5,24 @@ use std::net::{IpAddr, SocketAddr};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Utc};
-use medrt_actors::store::NewUser;
-use medrt_domain::account::{Email, Password, Phone, UserStatus, Username};
+use medrt_domain::account::{UserStatus, Username};
 use medrt_domain::ids::UserId;
 use medrt_domain::rbac::Principal;
 use medrt_domain::role::Role;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::new_account::AccountFields;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Json;
 use crate::state::AppState;
 
 #[derive(Deserialize, ToSchema)]
 pub struct RegisterRequest {
-    username: String,
-    password: String,
+    #[serde(flatten)]
+    account: AccountFields,
     /// `patient`, `doctor` or `distributor`.
     role: String,
-    email: Option<String>,
-    phone: Option<String>,
     /// A distributor's referral code, binding the new user to that distributor.
     referral_code: Option<String>,
 }
@@ -45,16 +43,12 @@ pub async fn register(
     State(state): State<AppState>,
     Json(req): Json<RegisterRequest>,
 ) -> Result<(StatusCode, Json<Registered>), ApiError> {
-    let username = Username::parse(&req.username)?;
-    let password = Password::parse(&req.password)?;
     let role: Role = req.role.parse()?;
     if !role.is_self_registrable() {
         return Err(ApiError::ForbiddenBecause(
             "only patient, doctor and distributor accounts can register themselves",
         ));
     }
-    let email = req.email.as_deref().map(Email::parse).transpose()?;
-    let phone = req.phone.as_deref().map(Phone::parse).transpose()?;
     if req.referral_code.is_some_and(|c| !c.trim().is_empty()) {
         // No distributor has issued a code yet, so any code names nobody.
         return Err(ApiError::bad_request(
@@ -62,20 +56,7 @@ pub async fn register(
             "no distributor has this referral code",
         ));
     }
-    let password_hash = state
-        .passwords
-        .hash(password)
-        .await
-        .map_err(ApiError::internal)?;
-    let new = NewUser {
-        username,
-        password_hash,
-        role,
-        email,
-        phone,
-        parent: None,
-    };
-    let user = state.platform.store().users().create(new).await?;
+    let user = req.account.create(&state, role, None).await?;
     Ok((StatusCode::CREATED, Json(Registered { user_id: user.id })))
 }
 

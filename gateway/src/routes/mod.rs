@@ -4,6 +4,7 @@ mod admin;
 mod announcements;
 mod auth;
 mod me;
+mod new_account;
 pub mod ops;
 mod paging;
 mod users;
