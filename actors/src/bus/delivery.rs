@@ -1,5 +1,6 @@
 use std::sync::OnceLock;
 
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use medrt_domain::event::Event;
 use medrt_domain::ids::EventId;
@@ -14,8 +15,8 @@ pub struct Delivery {
     pub event: Event,
     /// When the change that produced it was committed.
     pub at: DateTime<Utc>,
-    /// The client frame, encoded once however many sessions receive it.
-    frame: OnceLock<Box<str>>,
+    /// The client frame, encoded once and shared by every session that receives it.
+    frame: OnceLock<Bytes>,
 }
 
 /// What goes over the wire between nodes.
@@ -38,9 +39,10 @@ impl Delivery {
         }
     }
 
-    /// The client-facing frame, built by `encode` the first time it is needed.
-    pub fn frame(&self, encode: impl FnOnce(&Delivery) -> String) -> &str {
-        self.frame.get_or_init(|| encode(self).into_boxed_str())
+    /// The client-facing frame, built by `encode` the first time it is needed; cloning
+    /// it shares the bytes.
+    pub fn frame(&self, encode: impl FnOnce(&Delivery) -> String) -> Bytes {
+        self.frame.get_or_init(|| Bytes::from(encode(self))).clone()
     }
 
     pub(crate) fn to_bus_bytes(&self) -> Vec<u8> {
@@ -111,7 +113,7 @@ mod tests {
             calls += 1;
             "x".into()
         });
-        assert_eq!(d.frame(|_| unreachable!()), "x");
+        assert_eq!(d.frame(|_| unreachable!()), "x".as_bytes());
         assert_eq!(calls, 1);
     }
 }

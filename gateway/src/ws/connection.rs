@@ -33,7 +33,8 @@ pub async fn run(
 ) {
     let limits = state.settings.ws.clone();
     let (outbound_tx, mut outbound) = mpsc::channel(limits.send_queue_max);
-    let session = match state.platform.open_session(principal, outbound_tx).await {
+    // Boxed so the opening handshake's futures do not stay in every connection's task.
+    let session = match Box::pin(state.platform.open_session(principal, outbound_tx)).await {
         Ok(session) => session,
         Err(e) => {
             let code = match e {

@@ -1,5 +1,6 @@
 //! The WebSocket wire format: JSON text frames `{"type": ...}` both ways.
 
+use axum::extract::ws::Utf8Bytes;
 use medrt_actors::bus::Delivery;
 use medrt_actors::session::{Outbound, SessionError};
 use medrt_domain::ids::EventId;
@@ -82,9 +83,14 @@ pub fn error_frame(code: &str, message: &str) -> String {
     json!({"type": "error", "code": code, "message": message}).to_string()
 }
 
-/// The text of an outbound frame; `None` for a close request.
-pub fn encode(out: &Outbound) -> Option<String> {
-    Some(match out {
+/// The text of an outbound frame; `None` for a close request. Event frames are encoded
+/// once per event and shared between sessions.
+pub fn encode(out: &Outbound) -> Option<Utf8Bytes> {
+    let text = match out {
+        Outbound::Event(delivery) => {
+            let frame = delivery.frame(event_frame);
+            return Some(Utf8Bytes::try_from(frame).expect("frames are encoded from strings"));
+        }
         Outbound::Subscribed { topic, recovered } => {
             let mut frame = json!({"type": "subscribed", "topic": topic.to_string()});
             if let Some(recovered) = recovered {
@@ -95,11 +101,11 @@ pub fn encode(out: &Outbound) -> Option<String> {
         Outbound::Unsubscribed { topic } => {
             json!({"type": "unsubscribed", "topic": topic.to_string()}).to_string()
         }
-        Outbound::Event(delivery) => delivery.frame(event_frame).to_owned(),
         Outbound::Pong => r#"{"type":"pong"}"#.to_owned(),
         Outbound::Error { code, message } => error_frame(session_error_code(*code), message),
         Outbound::Close(_) => return None,
-    })
+    };
+    Some(text.into())
 }
 
 fn session_error_code(code: SessionError) -> &'static str {
@@ -188,7 +194,7 @@ mod tests {
             chrono::Utc::now(),
         );
         let text = encode(&Outbound::Event(std::sync::Arc::new(delivery))).unwrap();
-        let v: Value = serde_json::from_str(&text).unwrap();
+        let v: Value = serde_json::from_str(text.as_str()).unwrap();
         assert_eq!(v["type"], "user.updated");
         assert_eq!(v["event_id"], 42);
         assert_eq!(v["topic"], format!("user:{user}"));
