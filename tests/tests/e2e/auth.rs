@@ -6,6 +6,15 @@ use serde_json::json;
 /// The secret in config/default.toml, which the test overlay keeps.
 const TEST_SECRET: &str = "dev-only-secret-change-me-in-production";
 
+async fn register(
+    app: &medrt_tests::TestApp,
+    username: &str,
+    role: &str,
+) -> medrt_tests::client::Reply {
+    let body = json!({"username": username, "password": "password-1", "role": role});
+    app.api.post("/auth/register", None, body).await
+}
+
 #[tokio::test]
 async fn register_login_and_me() {
     let app = spawn_app().await;
@@ -74,36 +83,17 @@ async fn duplicate_username_is_409_whatever_the_case() {
 async fn self_registration_is_limited_to_three_roles() {
     let app = spawn_app().await;
     for role in ["patient", "doctor", "distributor"] {
-        let reply = app
-            .api
-            .post(
-                "/auth/register",
-                None,
-                json!({"username": format!("r_{role}"), "password": "password-1", "role": role}),
-            )
-            .await;
+        let reply = register(&app, &format!("r_{role}"), role).await;
         assert_eq!(reply.status, StatusCode::CREATED, "{role}");
     }
     for role in ["admin", "super_admin"] {
-        let reply = app
-            .api
-            .post(
-                "/auth/register",
-                None,
-                json!({"username": format!("r_{role}"), "password": "password-1", "role": role}),
-            )
-            .await;
+        let reply = register(&app, &format!("r_{role}"), role).await;
         assert_eq!(reply.status, StatusCode::FORBIDDEN, "{role}");
     }
-    let reply = app
-        .api
-        .post(
-            "/auth/register",
-            None,
-            json!({"username": "r_x", "password": "password-1", "role": "wizard"}),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        register(&app, "r_x", "wizard").await.status,
+        StatusCode::BAD_REQUEST
+    );
 }
 
 #[tokio::test]

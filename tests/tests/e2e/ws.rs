@@ -140,17 +140,18 @@ async fn all_of_a_users_sessions_receive_their_events() {
     }
 }
 
+/// A node that pings every 100 ms and gives up on a client after 400 ms of silence.
+async fn fast_heartbeat_app() -> TestApp {
+    let settings = [
+        ("ws.heartbeat_interval_ms", "100"),
+        ("ws.heartbeat_timeout_ms", "400"),
+    ];
+    TestApp::spawn(TestBackend::new().await, &settings).await
+}
+
 #[tokio::test]
 async fn a_silent_client_is_closed_by_the_heartbeat() {
-    let backend = TestBackend::new().await;
-    let app = TestApp::spawn(
-        backend,
-        &[
-            ("ws.heartbeat_interval_ms", "100"),
-            ("ws.heartbeat_timeout_ms", "400"),
-        ],
-    )
-    .await;
+    let app = fast_heartbeat_app().await;
     let user = app.api.signup("patient").await;
     let mut silent = WsClient::connect(&app.ws_url(), &user.token).await;
     silent.ping().await;
@@ -164,15 +165,7 @@ async fn a_silent_client_is_closed_by_the_heartbeat() {
 
 #[tokio::test]
 async fn a_responsive_idle_client_stays_connected() {
-    let backend = TestBackend::new().await;
-    let app = TestApp::spawn(
-        backend,
-        &[
-            ("ws.heartbeat_interval_ms", "100"),
-            ("ws.heartbeat_timeout_ms", "400"),
-        ],
-    )
-    .await;
+    let app = fast_heartbeat_app().await;
     let user = app.api.signup("patient").await;
     let mut ws = WsClient::connect(&app.ws_url(), &user.token).await;
     // Reading answers pings automatically; a second of that outlives the timeout twice.
