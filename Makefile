@@ -31,12 +31,9 @@ test-services:
 		echo "== service suite SKIPPED: set $(SERVICE_VARS) to run it (.ci/run always does)"; \
 	fi
 
-## Drops databases left by earlier service-suite runs (named medrt_t<hex>).
+## Drops the databases and streams earlier service-suite runs left behind.
 clean-test-databases:
-	@if command -v psql >/dev/null 2>&1; then \
-		psql "$$MEDRT_TEST_DATABASE_URL" -Atc "select datname from pg_database where datname ~ '^medrt_t[0-9a-f]{12}$$'" \
-		| while read -r db; do psql "$$MEDRT_TEST_DATABASE_URL" -qc "drop database if exists $$db" ; done; \
-	fi
+	$(CARGO) run --quiet -p medrt-tests --bin medrt-test-cleanup
 
 ## Benchmarks (release build); figures go to README.md § Performance.
 bench:

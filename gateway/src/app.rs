@@ -83,6 +83,8 @@ impl Application {
         settings: Settings,
         bootstrap: Option<BootstrapAdmin>,
     ) -> Result<Self, StartError> {
+        // First, so that what the actors count from their first moment is recorded.
+        let metrics = http_metrics::recorder();
         let store = Store::connect(&settings.database.pool).await?;
         if settings.database.migrate_on_start {
             store.migrate().await?;
@@ -130,7 +132,7 @@ impl Application {
                 auth.login_failures_max,
                 Duration::from_secs(auth.login_failure_window_secs),
             ),
-            metrics: http_metrics::recorder(),
+            metrics,
             settings,
         });
         let bind = state.settings.server.bind;
