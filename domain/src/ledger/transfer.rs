@@ -1,0 +1,191 @@
+//! Transfers: what callers ask for (`TransferSpec`) and what the ledger recorded
+//! (`Transfer`, immutable).
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::account::AccountRef;
+use super::points::Amount;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TransferId(Uuid);
+
+impl TransferId {
+    pub fn generate() -> Self {
+        Self(Uuid::now_v7())
+    }
+    pub fn from_uuid(id: Uuid) -> Self {
+        Self(id)
+    }
+    pub fn as_uuid(&self) -> Uuid {
+        self.0
+    }
+}
+
+impl fmt::Display for TransferId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// The caller's name for one intended movement: retrying with it never moves twice.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct IdempotencyKey(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("idempotency_key must be 1 to 128 visible ASCII characters")]
+pub struct BadKey;
+
+impl IdempotencyKey {
+    pub const LEN_MAX: usize = 128;
+
+    pub fn parse(raw: &str) -> Result<Self, BadKey> {
+        let ok = !raw.is_empty()
+            && raw.len() <= Self::LEN_MAX
+            && raw.bytes().all(|b| b.is_ascii_graphic());
+        if ok {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(BadKey)
+        }
+    }
+
+    /// A key derived from another, for transfers the ledger makes on a caller's behalf.
+    pub fn derived(&self, suffix: &str) -> Self {
+        Self(format!("{}#{suffix}", self.0))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    Grant,
+    Allocation,
+    Charge,
+    Refund,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Grant => "grant",
+            Reason::Allocation => "allocation",
+            Reason::Charge => "charge",
+            Reason::Refund => "refund",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Reason::Grant,
+            Reason::Allocation,
+            Reason::Charge,
+            Reason::Refund,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
+    }
+}
+
+/// What a transfer is for, e.g. `task:<id>` or `order:<no>`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Reference(String);
+
+impl Reference {
+    pub const LEN_MAX: usize = 128;
+
+    pub fn new(kind: &str, id: &str) -> Self {
+        let mut text = format!("{kind}:{id}");
+        text.truncate(Self::LEN_MAX);
+        Self(text)
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        (!raw.is_empty() && raw.len() <= Self::LEN_MAX).then(|| Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Single-phase or one step of a two-phase transfer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "phase", content = "hold", rename_all = "snake_case")]
+pub enum Phase {
+    /// Moves the amount now.
+    Posted,
+    /// Reserves the amount: the debit account cannot spend it, nothing moves yet.
+    Pending,
+    /// Settles a hold, moving at most its amount and releasing the rest.
+    Post(TransferId),
+    /// Releases a hold without moving anything.
+    Void(TransferId),
+}
+
+/// A movement a caller asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TransferSpec {
+    pub key: IdempotencyKey,
+    pub debit: AccountRef,
+    pub credit: AccountRef,
+    pub amount: Amount,
+    pub reason: Reason,
+    pub reference: Option<Reference>,
+    pub phase: Phase,
+    /// For a refund, the charge it reverses.
+    pub reverses: Option<TransferId>,
+}
+
+impl TransferSpec {
+    /// The body a key stands for: a retry with the same key must repeat it exactly.
+    pub fn fingerprint(&self) -> String {
+        format!(
+            "{}|{}|{}|{}|{}|{}|{:?}|{}",
+            self.debit,
+            self.credit,
+            self.amount.get(),
+            self.reason.as_str(),
+            self.reference.as_ref().map_or("", Reference::as_str),
+            match self.phase {
+                Phase::Posted => "posted".to_owned(),
+                Phase::Pending => "pending".to_owned(),
+                Phase::Post(h) => format!("post:{h}"),
+                Phase::Void(h) => format!("void:{h}"),
+            },
+            self.reverses,
+            self.key.as_str(),
+        )
+    }
+}
+
+/// A recorded movement. Never changes once written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transfer {
+    pub id: TransferId,
+    pub spec: TransferSpec,
+    pub at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_bounded_visible_ascii() {
+        assert!(IdempotencyKey::parse("grant-2026-11-22-001").is_ok());
+        for bad in ["", "has space", "键", &"k".repeat(129)] {
+            assert!(IdempotencyKey::parse(bad).is_err(), "{bad}");
+        }
+    }
+}
