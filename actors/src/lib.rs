@@ -6,6 +6,7 @@
 //! - [`root`]: `RootActor`, supervising the hub, the outbox relay and the sessions.
 //! - [`hub`]: `HubActor`, topic → local sessions, presence.
 //! - [`session`], [`session_supervisor`]: one `SessionActor` per WebSocket connection.
+//! - [`ledger`]: the points ledger: `AccountsActor`, `AccountActor`, `CommitterActor`, `LedgerService`.
 //! - [`relay`]: `OutboxRelayActor`, outbox → bus.
 //! - [`store`]: sea-orm repositories (users, outbox, announcements).
 //! - [`bus`]: in-process and NATS event buses; [`cache`]: in-memory and Redis caches.
@@ -15,6 +16,7 @@ pub mod ask;
 pub mod bus;
 pub mod cache;
 pub mod hub;
+pub mod ledger;
 pub mod platform;
 pub mod relay;
 pub mod root;

@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 use crate::ask::{AskError, CALL_TIMEOUT, ask};
 use crate::bus::Bus;
 use crate::cache::{Cache, CacheError};
+use crate::ledger::{LedgerFailure, LedgerService};
 use crate::relay::RelayMsg;
 use crate::root::{Children, RootActor, RootArgs, RootMsg};
 use crate::session::{Outbound, SessionMsg};
@@ -108,6 +109,15 @@ impl Platform {
         )
         .await
         .map_err(|_| OpenError::Unavailable)?
+    }
+
+    /// The points ledger.
+    pub async fn ledger(&self) -> Result<LedgerService, LedgerFailure> {
+        let children = self
+            .children()
+            .await
+            .map_err(|e| LedgerFailure::Unavailable(e.to_string()))?;
+        Ok(LedgerService::new(children.accounts, self.store.clone()))
     }
 
     /// Nodes currently holding sessions of `user`.

@@ -9,6 +9,7 @@ use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, Super
 use crate::bus::Bus;
 use crate::cache::Cache;
 use crate::hub::{HubActor, HubArgs, HubMsg};
+use crate::ledger::{AccountsActor, AccountsMsg, CommitterActor, CommitterMsg};
 use crate::relay::{OutboxRelayActor, RelayArgs, RelayMsg, RelaySettings};
 use crate::session::SessionLimits;
 use crate::session_supervisor::{SessionSupervisor, SessionSupervisorArgs, SessionSupervisorMsg};
@@ -26,6 +27,8 @@ pub struct RootArgs {
     pub sessions_per_user_max: usize,
     pub presence_ttl: Duration,
     pub relay: RelaySettings,
+    /// Most transfers the ledger commits in one transaction.
+    pub ledger_batch_max: usize,
 }
 
 /// The current children; they change when one is restarted.
@@ -34,6 +37,8 @@ pub struct Children {
     pub hub: ActorRef<HubMsg>,
     pub relay: ActorRef<RelayMsg>,
     pub sessions: ActorRef<SessionSupervisorMsg>,
+    pub committer: ActorRef<CommitterMsg>,
+    pub accounts: ActorRef<AccountsMsg>,
 }
 
 pub struct RootState {
@@ -58,15 +63,17 @@ impl Actor for RootActor {
         let me = myself.get_cell();
         let hub = spawn_hub(&args, me.clone()).await?;
         let relay = spawn_relay(&args, me.clone()).await?;
-        let sessions = spawn_sessions(&args, hub.clone(), me).await?;
-        Ok(RootState {
-            args,
-            children: Children {
-                hub,
-                relay,
-                sessions,
-            },
-        })
+        let sessions = spawn_sessions(&args, hub.clone(), me.clone()).await?;
+        let committer = spawn_committer(&args, me.clone()).await?;
+        let accounts = spawn_accounts(&args, committer.clone(), me).await?;
+        let children = Children {
+            hub,
+            relay,
+            sessions,
+            committer,
+            accounts,
+        };
+        Ok(RootState { args, children })
     }
 
     async fn post_stop(
@@ -78,7 +85,11 @@ impl Actor for RootActor {
             hub,
             relay,
             sessions,
+            committer,
+            accounts,
         } = &state.children;
+        accounts.stop(None);
+        committer.stop(None);
         sessions.stop(None);
         relay.stop(None);
         hub.stop(None);
@@ -123,6 +134,16 @@ impl Actor for RootActor {
         } else if cell.get_id() == children.relay.get_id() {
             tracing::error!(%why, "outbox relay ended; restarting it");
             children.relay = spawn_relay(&state.args, me).await?;
+        } else if cell.get_id() == children.committer.get_id() {
+            tracing::error!(%why, "ledger committer ended; restarting it");
+            children.committer = spawn_committer(&state.args, me).await?;
+            let _ = children
+                .accounts
+                .cast(AccountsMsg::CommitterRestarted(children.committer.clone()));
+        } else if cell.get_id() == children.accounts.get_id() {
+            tracing::error!(%why, "ledger account registry ended; restarting it");
+            cell.stop_children(None);
+            children.accounts = spawn_accounts(&state.args, children.committer.clone(), me).await?;
         } else if cell.get_id() == children.sessions.get_id() {
             tracing::error!(%why, "session supervisor ended; restarting it");
             cell.stop_children(None);
@@ -176,4 +197,30 @@ async fn spawn_sessions(
     Ok(Actor::spawn_linked(None, SessionSupervisor, sup_args, root)
         .await?
         .0)
+}
+
+async fn spawn_committer(
+    args: &RootArgs,
+    root: ActorCell,
+) -> Result<ActorRef<CommitterMsg>, ActorProcessingErr> {
+    Ok(Actor::spawn_linked(
+        None,
+        CommitterActor,
+        (args.store.clone(), args.ledger_batch_max),
+        root,
+    )
+    .await?
+    .0)
+}
+
+async fn spawn_accounts(
+    args: &RootArgs,
+    committer: ActorRef<CommitterMsg>,
+    root: ActorCell,
+) -> Result<ActorRef<AccountsMsg>, ActorProcessingErr> {
+    Ok(
+        Actor::spawn_linked(None, AccountsActor, (args.store.clone(), committer), root)
+            .await?
+            .0,
+    )
 }

@@ -25,6 +25,13 @@ pub enum Event {
         username: String,
         role: Role,
     },
+    /// A user's available points changed.
+    #[serde(rename = "points.balance")]
+    PointsBalance {
+        user_id: UserId,
+        high: i64,
+        low: i64,
+    },
     /// A super_admin published a notice to everyone.
     #[serde(rename = "announcement")]
     Announced {
@@ -38,7 +45,9 @@ impl Event {
     /// The topic whose subscribers receive this event.
     pub fn topic(&self) -> Topic {
         match self {
-            Event::UserUpdated { user_id, .. } => Topic::User(*user_id),
+            Event::UserUpdated { user_id, .. } | Event::PointsBalance { user_id, .. } => {
+                Topic::User(*user_id)
+            }
             Event::SubAccountCreated { parent_user_id, .. } => Topic::User(*parent_user_id),
             Event::Announced { .. } => Topic::Announcements,
         }
@@ -48,6 +57,7 @@ impl Event {
     pub fn aggregate(&self) -> (&'static str, String) {
         match self {
             Event::UserUpdated { user_id, .. } => ("user", user_id.to_string()),
+            Event::PointsBalance { user_id, .. } => ("points", user_id.to_string()),
             Event::SubAccountCreated { user_id, .. } => ("user", user_id.to_string()),
             Event::Announced {
                 announcement_id, ..

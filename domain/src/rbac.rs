@@ -20,6 +20,12 @@ pub enum Permission {
     PublishAnnouncements,
     /// `GET /admin/users/{id}/presence`.
     ViewPresence,
+    /// `POST /admin/points/grant`: new points from the issuance account.
+    GrantPoints,
+    /// `POST /points/allocate`: hand points to one's own sub-accounts.
+    AllocatePoints,
+    /// `GET|PUT /admin/config`: payment mode and prices.
+    ManageLedgerConfig,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -36,7 +42,10 @@ impl Role {
     pub fn permits(self, permission: Permission) -> bool {
         match permission {
             Permission::ManageSubAccounts | Permission::ViewPresence => self.is_admin(),
-            Permission::PublishAnnouncements => self == Role::SuperAdmin,
+            Permission::PublishAnnouncements
+            | Permission::GrantPoints
+            | Permission::ManageLedgerConfig => self == Role::SuperAdmin,
+            Permission::AllocatePoints => self.is_admin(),
         }
     }
 }

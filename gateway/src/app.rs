@@ -122,6 +122,7 @@ impl Application {
             sessions_per_user_max: settings.ws.sessions_per_user_max,
             presence_ttl: Duration::from_secs(settings.node.presence_ttl_secs.max(3)),
             relay: settings.outbox.clone(),
+            ledger_batch_max: settings.ledger.batch_max,
         })
         .await?;
         let state = AppState::new(AppInner {

@@ -6,9 +6,11 @@ use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use medrt_actors::cache::CacheError;
+use medrt_actors::ledger::LedgerFailure;
 use medrt_actors::store::StoreError;
 use medrt_domain::account::AccountInputError;
 use medrt_domain::announcement::AnnouncementError;
+use medrt_domain::ledger::LedgerError;
 use medrt_domain::rbac::Denied;
 use medrt_domain::role::UnknownRole;
 use serde::Serialize;
@@ -28,6 +30,8 @@ pub enum ApiError {
     NotFound,
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
+    #[error("{0}")]
+    InsufficientPoints(String),
     #[error("the request body is too large")]
     PayloadTooLarge,
     #[error("too many attempts; try again in {retry_after_secs} seconds")]
@@ -72,6 +76,9 @@ impl ApiError {
             }
             ApiError::NotFound => (StatusCode::NOT_FOUND, "NOT_FOUND"),
             ApiError::Conflict { code, .. } => (StatusCode::CONFLICT, code),
+            ApiError::InsufficientPoints(_) => {
+                (StatusCode::PAYMENT_REQUIRED, "INSUFFICIENT_POINTS")
+            }
             ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
             ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE"),
@@ -121,6 +128,29 @@ impl From<StoreError> for ApiError {
             e @ (StoreError::Corrupt(_) | StoreError::Location(_) | StoreError::Db(_)) => {
                 ApiError::internal(e)
             }
+        }
+    }
+}
+
+impl From<LedgerFailure> for ApiError {
+    fn from(e: LedgerFailure) -> Self {
+        match e {
+            LedgerFailure::Rule(rule @ LedgerError::Insufficient { .. }) => {
+                ApiError::InsufficientPoints(rule.to_string())
+            }
+            LedgerFailure::Rule(LedgerError::KeyReused) => ApiError::Conflict {
+                code: "IDEMPOTENCY_KEY_REUSED",
+                message: "this idempotency_key was used for a different request".into(),
+            },
+            LedgerFailure::Rule(rule) => ApiError::Conflict {
+                code: "LEDGER_RULE",
+                message: rule.to_string(),
+            },
+            LedgerFailure::NothingToRefund => ApiError::Conflict {
+                code: "NOTHING_TO_REFUND",
+                message: e.to_string(),
+            },
+            LedgerFailure::Unavailable(why) => ApiError::Unavailable(why),
         }
     }
 }

@@ -27,6 +27,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub ws: WsSettings,
     pub outbox: RelaySettings,
+    pub ledger: LedgerSettings,
     pub node: NodeSettings,
     pub log: LogSettings,
     pub testing: TestingSettings,
@@ -74,6 +75,12 @@ pub struct WsSettings {
     pub sessions_per_user_max: usize,
     pub topics_max: usize,
     pub replay_max: u64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct LedgerSettings {
+    /// Most transfers committed in one database transaction.
+    pub batch_max: usize,
 }
 
 #[derive(Clone, Debug, Deserialize)]

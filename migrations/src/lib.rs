@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_users;
 mod m20261122_000002_outbox;
 mod m20261122_000003_announcements;
+mod m20261122_000004_ledger;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_users::Migration),
             Box::new(m20261122_000002_outbox::Migration),
             Box::new(m20261122_000003_announcements::Migration),
+            Box::new(m20261122_000004_ledger::Migration),
         ]
     }
 }

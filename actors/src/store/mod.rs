@@ -4,6 +4,7 @@
 mod announcements;
 mod entities;
 mod error;
+mod ledger;
 mod outbox;
 mod page;
 mod settings;
@@ -18,6 +19,7 @@ use tokio::sync::Notify;
 
 pub use announcements::{AnnouncementRecord, Announcements};
 pub use error::StoreError;
+pub use ledger::{Audit, GroupOutcome, Ledger};
 pub use outbox::{Claim, Outbox, Replay};
 pub use page::{Cursor, Page, PageRequest};
 pub use settings::DatabaseSettings;
@@ -91,6 +93,10 @@ impl Store {
 
     pub fn outbox(&self) -> Outbox<'_> {
         Outbox::new(self)
+    }
+
+    pub fn ledger(&self) -> Ledger<'_> {
+        Ledger::new(self)
     }
 
     pub fn announcements(&self) -> Announcements<'_> {

@@ -125,7 +125,7 @@ impl Book {
         spec: &TransferSpec,
         now: DateTime<Utc>,
     ) -> Result<Transfer, LedgerError> {
-        check_shape(spec)?;
+        spec.check_shape()?;
         let amount = spec.amount.get();
         match spec.phase {
             Phase::Posted | Phase::Pending => {
@@ -282,16 +282,6 @@ impl Book {
 /// What a charge moved: its amount, or for a posted hold, the posted amount.
 fn charge_amount(charge: &Transfer) -> u64 {
     charge.spec.amount.get()
-}
-
-fn check_shape(spec: &TransferSpec) -> Result<(), LedgerError> {
-    if spec.debit == spec.credit {
-        return Err(LedgerError::SameAccount);
-    }
-    if spec.debit.kind != spec.credit.kind {
-        return Err(LedgerError::KindMismatch);
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //!
 //! - [`points`]: `PointKind`, `Amount`.
 //! - [`account`]: `AccountRef` (user or system account of one kind) and its `Balance`.
+//! - [`pricing`]: payment mode and prices per task type.
 //! - [`transfer`]: `TransferSpec` (what a caller asks for) and `Transfer` (what happened).
 //! - [`book`]: `Book`, the complete rule set as an in-memory state machine: the
 //!   reference the database implementation is checked against.
@@ -11,9 +12,11 @@
 pub mod account;
 pub mod book;
 pub mod points;
+pub mod pricing;
 pub mod transfer;
 
 pub use account::{AccountRef, Balance, Owner, SystemAccount};
 pub use book::{Book, LedgerError};
 pub use points::{Amount, PointKind};
+pub use pricing::{LedgerConfig, PaymentMode, Price};
 pub use transfer::{IdempotencyKey, Phase, Reason, Reference, Transfer, TransferId, TransferSpec};

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::account::AccountRef;
+use super::book::LedgerError;
 use super::points::Amount;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -148,6 +149,17 @@ pub struct TransferSpec {
 }
 
 impl TransferSpec {
+    /// Two different accounts of the same kind.
+    pub fn check_shape(&self) -> Result<(), LedgerError> {
+        if self.debit == self.credit {
+            return Err(LedgerError::SameAccount);
+        }
+        if self.debit.kind != self.credit.kind {
+            return Err(LedgerError::KindMismatch);
+        }
+        Ok(())
+    }
+
     /// The body a key stands for: a retry with the same key must repeat it exactly.
     pub fn fingerprint(&self) -> String {
         format!(

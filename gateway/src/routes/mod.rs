@@ -3,10 +3,12 @@
 mod admin;
 mod announcements;
 mod auth;
+mod ledger_config;
 mod me;
 mod new_account;
 pub mod ops;
 mod paging;
+mod points;
 mod users;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -24,4 +26,13 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(admin::presence))
         .routes(routes!(announcements::publish))
         .routes(routes!(announcements::list))
+        .routes(routes!(points::balances))
+        .routes(routes!(points::transactions))
+        .routes(routes!(points::grant))
+        .routes(routes!(points::allocate))
+        .routes(routes!(
+            ledger_config::get_config,
+            ledger_config::put_config
+        ))
+        .routes(routes!(ledger_config::audit))
 }

@@ -6,6 +6,7 @@ mod auth;
 mod cli;
 mod ops;
 mod outbox;
+mod points;
 mod supervision;
 mod two_nodes;
 mod ws;

@@ -1,6 +1,10 @@
 //! sea-orm entities, one per table. Private to `store`: nothing outside sees them.
 
 pub mod announcements;
+pub mod ledger_accounts;
+pub mod ledger_refunds;
+pub mod ledger_settings;
+pub mod ledger_transfers;
 pub mod outbox;
 pub mod outbox_meta;
 pub mod users;

@@ -1,0 +1,135 @@
+//! `AccountActor`: one per active account. Serialises what the account spends: a
+//! request that cannot be covered is refused here, at once, without touching the
+//! database; one that can is reserved and sent to the committer. The database checks
+//! again, so a stale view (another node spent meanwhile) can only refuse, never overdraw.
+
+use medrt_domain::ledger::{AccountRef, Balance, LedgerError, Phase, TransferSpec};
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+
+use super::committer::{CommitError, CommitterMsg};
+use crate::ask::{CALL_TIMEOUT, ask};
+use crate::store::{GroupOutcome, Store};
+
+pub struct AccountActor;
+
+pub struct AccountArgs {
+    pub account: AccountRef,
+    pub store: Store,
+    pub committer: ActorRef<CommitterMsg>,
+}
+
+pub struct AccountState {
+    account: AccountRef,
+    store: Store,
+    committer: ActorRef<CommitterMsg>,
+    balance: Balance,
+    /// Debits sent to the committer and not yet answered.
+    in_flight: u64,
+}
+
+pub type SubmitReply = RpcReplyPort<Result<GroupOutcome, CommitError>>;
+
+pub enum AccountMsg {
+    Submit {
+        group: Vec<TransferSpec>,
+        reply: SubmitReply,
+    },
+    /// A submission came back from the committer.
+    Settled {
+        reserved: u64,
+        outcome: Result<GroupOutcome, CommitError>,
+    },
+}
+
+impl Actor for AccountActor {
+    type Msg = AccountMsg;
+    type State = AccountState;
+    type Arguments = AccountArgs;
+
+    async fn pre_start(
+        &self,
+        _: ActorRef<AccountMsg>,
+        args: AccountArgs,
+    ) -> Result<AccountState, ActorProcessingErr> {
+        let balance = args.store.ledger().balance(args.account).await?;
+        Ok(AccountState {
+            account: args.account,
+            store: args.store,
+            committer: args.committer,
+            balance,
+            in_flight: 0,
+        })
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<AccountMsg>,
+        msg: AccountMsg,
+        state: &mut AccountState,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            AccountMsg::Submit { group, reply } => {
+                let reserved = spending(&state.account, &group);
+                if reserved > 0 && state.account.must_stay_non_negative() && !state.covers(reserved)
+                {
+                    // Our view may be stale (credits from elsewhere): look once more.
+                    state.balance = Box::pin(state.store.ledger().balance(state.account)).await?;
+                    if !state.covers(reserved) {
+                        let available = state.balance.available() - i128::from(state.in_flight);
+                        let _ = reply.send(Ok(GroupOutcome::Rejected(LedgerError::Insufficient {
+                            available,
+                            wanted: reserved,
+                        })));
+                        return Ok(());
+                    }
+                }
+                state.in_flight += reserved;
+                let committer = state.committer.clone();
+                // Waiting here would serialise the commits; the answer comes back as a message.
+                tokio::spawn(async move {
+                    let outcome = ask(
+                        &committer,
+                        |r| CommitterMsg::Commit { group, reply: r },
+                        CALL_TIMEOUT,
+                    )
+                    .await
+                    .unwrap_or_else(|e| Err(CommitError(e.to_string())));
+                    let _ = reply.send(outcome.clone());
+                    let _ = myself.cast(AccountMsg::Settled { reserved, outcome });
+                });
+            }
+            AccountMsg::Settled { reserved, outcome } => {
+                state.in_flight -= reserved;
+                if let Ok(GroupOutcome::Committed(transfers)) = outcome {
+                    for t in transfers.iter().filter(|t| t.spec.debit == state.account) {
+                        match t.spec.phase {
+                            Phase::Posted => state.balance.debits_posted += t.spec.amount.get(),
+                            Phase::Pending => state.balance.debits_pending += t.spec.amount.get(),
+                            // Settlements change what is pending; reload rather than guess.
+                            Phase::Post(_) | Phase::Void(_) => {
+                                state.balance =
+                                    Box::pin(state.store.ledger().balance(state.account)).await?;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl AccountState {
+    fn covers(&self, amount: u64) -> bool {
+        self.balance.available() - i128::from(self.in_flight) >= i128::from(amount)
+    }
+}
+
+/// What `group` would take from `account`'s available balance.
+fn spending(account: &AccountRef, group: &[TransferSpec]) -> u64 {
+    group
+        .iter()
+        .filter(|s| s.debit == *account && matches!(s.phase, Phase::Posted | Phase::Pending))
+        .map(|s| s.amount.get())
+        .sum()
+}
