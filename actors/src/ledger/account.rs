@@ -1,9 +1,10 @@
-//! `AccountActor`: one per active account. Serialises what the account spends: a
-//! request that cannot be covered is refused here, at once, without touching the
-//! database; one that can is reserved and sent to the committer. The database checks
-//! again, so a stale view (another node spent meanwhile) can only refuse, never overdraw.
+//! `AccountActor`: one per active account. Serialises what the account spends: each
+//! request is checked against the account's live balance minus what is in flight,
+//! reserved, and sent to the committer, so many requests of one account share a
+//! batch. The database checks again, so a stale view (another node spent meanwhile)
+//! can only refuse, never overdraw.
 
-use medrt_domain::ledger::{AccountRef, Balance, LedgerError, Phase, TransferSpec};
+use medrt_domain::ledger::{AccountRef, Balance, Phase, TransferSpec};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
 use super::committer::{CommitError, CommitterMsg};
@@ -69,18 +70,15 @@ impl Actor for AccountActor {
     ) -> Result<(), ActorProcessingErr> {
         match msg {
             AccountMsg::Submit { group, reply } => {
-                let reserved = spending(&state.account, &group);
+                let mut reserved = spending(&state.account, &group);
                 if reserved > 0 && state.account.must_stay_non_negative() && !state.covers(reserved)
                 {
                     // Our view may be stale (credits from elsewhere): look once more.
                     state.balance = Box::pin(state.store.ledger().balance(state.account)).await?;
                     if !state.covers(reserved) {
-                        let available = state.balance.available() - i128::from(state.in_flight);
-                        let _ = reply.send(Ok(GroupOutcome::Rejected(LedgerError::Insufficient {
-                            available,
-                            wanted: reserved,
-                        })));
-                        return Ok(());
+                        // Likely refused, but a retry of a request that once succeeded must
+                        // get its first answer back: the database decides, unreserved.
+                        reserved = 0;
                     }
                 }
                 state.in_flight += reserved;

@@ -6,7 +6,7 @@ use medrt_domain::event::Event;
 use medrt_domain::ids::{AnnouncementId, UserId};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    QuerySelect,
 };
 
 use super::entities::announcements;
@@ -39,7 +39,7 @@ impl<'a> Announcements<'a> {
     ) -> Result<AnnouncementRecord, StoreError> {
         let now = Utc::now();
         let id = AnnouncementId::generate();
-        let txn = self.store.db.begin().await?;
+        let txn = self.store.begin_write().await?;
         let row = announcements::ActiveModel {
             id: Set(id.as_uuid()),
             author_id: Set(author.as_uuid()),

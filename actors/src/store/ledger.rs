@@ -86,7 +86,7 @@ impl<'a> Ledger<'a> {
         &self,
         groups: &[Vec<TransferSpec>],
     ) -> Result<Vec<GroupOutcome>, StoreError> {
-        let txn = self.store.db.begin().await?;
+        let txn = self.store.begin_write().await?;
         let mut outcomes = Vec::with_capacity(groups.len());
         let mut touched: BTreeSet<UserId> = BTreeSet::new();
         for group in groups {

@@ -14,7 +14,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use medrt_migrations::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
 use tokio::sync::Notify;
 
 pub use announcements::{AnnouncementRecord, Announcements};
@@ -85,6 +88,17 @@ impl Store {
             DbBackend::Sqlite => "sqlite",
             _ => "other",
         }
+    }
+
+    /// A transaction that will write. On SQLite it takes the write lock up front
+    /// (`BEGIN IMMEDIATE`): a deferred one that read first could not upgrade once another
+    /// connection had committed, and would fail instead of waiting its turn.
+    pub(crate) async fn begin_write(&self) -> Result<DatabaseTransaction, StoreError> {
+        let options = TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        };
+        Ok(self.db.begin_with_options(options).await?)
     }
 
     pub fn users(&self) -> Users<'_> {

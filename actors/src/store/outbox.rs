@@ -121,7 +121,7 @@ impl<'a> Outbox<'a> {
 
     /// Deletes published events older than `cutoff` and remembers how far it went.
     pub async fn prune(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
-        let txn = self.store.db.begin().await?;
+        let txn = self.store.begin_write().await?;
         let newest: Option<i64> = outbox::Entity::find()
             .select_only()
             .column_as(outbox::Column::Id.max(), "newest")

@@ -7,7 +7,7 @@ use medrt_domain::ids::UserId;
 use medrt_domain::role::Role;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    QuerySelect,
 };
 
 use super::entities::users;
@@ -77,7 +77,7 @@ impl<'a> Users<'a> {
             created_at: Set(now),
             updated_at: Set(now),
         };
-        let txn = self.store.db.begin().await?;
+        let txn = self.store.begin_write().await?;
         let model = row
             .insert(&txn)
             .await
@@ -131,7 +131,7 @@ impl<'a> Users<'a> {
         change: ContactChange,
     ) -> Result<User, StoreError> {
         let now = Utc::now();
-        let txn = self.store.db.begin().await?;
+        let txn = self.store.begin_write().await?;
         let row = users::Entity::find_by_id(id.as_uuid())
             .one(&txn)
             .await?

@@ -1,0 +1,301 @@
+//! Deterministic simulation of the ledger: seeded random grants, allocations, charges,
+//! refunds, holds, posts, voids, retries with repeated keys and whole-node restarts,
+//! run through the real actors and database and, step by step, through
+//! `domain::ledger::Book`. After every step the outcomes must agree, every balance must
+//! match, and the database's books must balance. A failure prints its seed;
+//! `MEDRT_SIM_SEED=<n>` replays just that one.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use medrt_actors::bus::MemoryBus;
+use medrt_actors::cache::MemoryCache;
+use medrt_actors::ledger::{LedgerFailure, LedgerService};
+use medrt_actors::platform::Platform;
+use medrt_actors::relay::RelaySettings;
+use medrt_actors::root::RootArgs;
+use medrt_actors::session::SessionLimits;
+use medrt_actors::store::{DatabaseSettings, Store};
+use medrt_domain::ids::UserId;
+use medrt_domain::ledger::book::Applied;
+use medrt_domain::ledger::{
+    AccountRef, Amount, Book, IdempotencyKey, Phase, PointKind, Reason, SystemAccount, TransferId,
+    TransferSpec,
+};
+
+const SEEDS_PER_SHARD: u64 = 60;
+const STEPS: usize = 40;
+const USERS: usize = 3;
+
+/// SplitMix64: small, fast, and the same everywhere.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+async fn start(store: &Store) -> Platform {
+    Platform::start(RootArgs {
+        node_id: "sim".into(),
+        store: store.clone(),
+        bus: Arc::new(MemoryBus::new(1024)),
+        cache: Arc::new(MemoryCache::default()),
+        limits: SessionLimits {
+            topics_max: 8,
+            replay_max: 10,
+        },
+        sessions_per_user_max: 4,
+        presence_ttl: Duration::from_secs(30),
+        relay: RelaySettings {
+            enabled: true,
+            batch_max: 64,
+            poll_interval_ms: 1000,
+            retention_secs: 3600,
+            prune_interval_secs: 3600,
+        },
+        ledger_batch_max: 64,
+    })
+    .await
+    .expect("platform starts")
+}
+
+fn fresh_database(seed: u64) -> DatabaseSettings {
+    let dir = std::env::temp_dir().join(format!(
+        "medrt-sim-{}-{seed}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    DatabaseSettings {
+        url: format!("sqlite://{}?mode=rwc", dir.join("ledger.db").display()),
+        max_connections: 4,
+        min_connections: 1,
+        connect_timeout_ms: 5000,
+        acquire_timeout_ms: 5000,
+        sqlite_busy_timeout_ms: 5000,
+    }
+}
+
+async fn open(settings: &DatabaseSettings) -> Store {
+    let store = Store::connect(settings).await.expect("store");
+    store.migrate().await.expect("migrations");
+    store
+}
+
+/// Users must exist for the foreign keys of other tables; the ledger itself only needs ids.
+fn users() -> Vec<UserId> {
+    (0..USERS).map(|_| UserId::generate()).collect()
+}
+
+async fn run_seed(seed: u64) -> Result<(), String> {
+    let mut rng = Rng(seed);
+    let database = fresh_database(seed);
+    let mut store = open(&database).await;
+    let mut platform = start(&store).await;
+    let mut ledger: LedgerService = platform.ledger().await.map_err(|e| e.to_string())?;
+    let mut book = Book::default();
+    let users = users();
+    let kind = if rng.below(2) == 0 {
+        PointKind::High
+    } else {
+        PointKind::Low
+    };
+    let account = |u: usize| AccountRef::user(users[u], kind);
+    let sys = |s: SystemAccount| AccountRef::system(s, kind);
+    // Ids of the same transfer in the database and in the model.
+    let mut ids: HashMap<TransferId, TransferId> = HashMap::new();
+    let mut charges: Vec<TransferId> = Vec::new();
+    let mut holds: Vec<(TransferId, usize)> = Vec::new();
+    let mut sent: Vec<TransferSpec> = Vec::new();
+
+    for step in 0..STEPS {
+        let key = IdempotencyKey::parse(&format!("s{seed}-{step}")).unwrap();
+        let n = Amount::new(1 + rng.below(40) as i64).unwrap();
+        let spec = |debit, credit, reason| TransferSpec {
+            key: key.clone(),
+            debit,
+            credit,
+            amount: n,
+            reason,
+            reference: None,
+            phase: Phase::Posted,
+            reverses: None,
+        };
+        let request = match rng.below(9) {
+            0 | 1 => spec(
+                sys(SystemAccount::Issuance),
+                account(rng.below(USERS as u64) as usize),
+                Reason::Grant,
+            ),
+            2 => spec(
+                account(rng.below(USERS as u64) as usize),
+                account(rng.below(USERS as u64) as usize),
+                Reason::Allocation,
+            ),
+            3 => spec(
+                account(rng.below(USERS as u64) as usize),
+                sys(SystemAccount::Revenue),
+                Reason::Charge,
+            ),
+            4 if !charges.is_empty() => {
+                let charge = charges[rng.below(charges.len() as u64) as usize];
+                let payer = book.transfer(ids[&charge]).unwrap().spec.debit;
+                TransferSpec {
+                    reverses: Some(charge),
+                    ..spec(sys(SystemAccount::Refunds), payer, Reason::Refund)
+                }
+            }
+            5 => TransferSpec {
+                phase: Phase::Pending,
+                ..spec(
+                    account(rng.below(USERS as u64) as usize),
+                    sys(SystemAccount::Revenue),
+                    Reason::Charge,
+                )
+            },
+            6 if !holds.is_empty() => {
+                let (hold, user) = holds[rng.below(holds.len() as u64) as usize];
+                let phase = if rng.below(2) == 0 {
+                    Phase::Post(hold)
+                } else {
+                    Phase::Void(hold)
+                };
+                TransferSpec {
+                    phase,
+                    ..spec(account(user), sys(SystemAccount::Revenue), Reason::Charge)
+                }
+            }
+            7 if !sent.is_empty() => sent[rng.below(sent.len() as u64) as usize].clone(),
+            8 => {
+                // Restart the node: a new pool, actors re-created from the database.
+                platform.shutdown(Duration::from_secs(1)).await;
+                store = open(&database).await;
+                platform = start(&store).await;
+                ledger = platform.ledger().await.map_err(|e| e.to_string())?;
+                continue;
+            }
+            _ => continue,
+        };
+        let model_request = translate(&request, &ids);
+        let expected = book.apply(std::slice::from_ref(&model_request), Utc::now());
+        let actual = ledger.submit(vec![request.clone()]).await;
+        let context = || format!("seed {seed} step {step}: {request:?}");
+        match (&expected, &actual) {
+            (Ok(Applied::New(model)), Ok(receipt)) if !receipt.replayed => {
+                let db = &receipt.transfers[0];
+                ids.insert(db.id, model[0].id);
+                match request.phase {
+                    Phase::Pending => holds.push((
+                        db.id,
+                        users
+                            .iter()
+                            .position(|u| Some(*u) == request.debit.user_id())
+                            .unwrap(),
+                    )),
+                    Phase::Posted if request.reason == Reason::Charge => charges.push(db.id),
+                    Phase::Post(_) => charges.push(db.id),
+                    _ => {}
+                }
+            }
+            (Ok(Applied::Replayed(model)), Ok(receipt)) if receipt.replayed => {
+                if ids.get(&receipt.transfers[0].id) != Some(&model[0].id) {
+                    return Err(format!(
+                        "{}: replay returned a different transfer",
+                        context()
+                    ));
+                }
+            }
+            (Err(rule), Err(LedgerFailure::Rule(actual_rule))) if rule == actual_rule => {}
+            _ => {
+                return Err(format!(
+                    "{}: model says {expected:?}, ledger says {actual:?}",
+                    context()
+                ));
+            }
+        }
+        sent.push(request.clone());
+        for user in 0..USERS {
+            let db = store
+                .ledger()
+                .balance(account(user))
+                .await
+                .map_err(|e| e.to_string())?;
+            if db != book.balance(&account(user)) {
+                return Err(format!(
+                    "{}: user {user} balance {db:?} != model {:?}",
+                    context(),
+                    book.balance(&account(user))
+                ));
+            }
+        }
+        let audit = store.ledger().audit().await.map_err(|e| e.to_string())?;
+        if !audit.balanced() {
+            return Err(format!("{}: books out of balance: {audit:?}", context()));
+        }
+        book.check_invariants()
+            .map_err(|e| format!("{}: model broke: {e}", context()))?;
+    }
+    platform.shutdown(Duration::from_secs(1)).await;
+    Ok(())
+}
+
+/// The model's version of a request: database transfer ids replaced by the model's.
+fn translate(request: &TransferSpec, ids: &HashMap<TransferId, TransferId>) -> TransferSpec {
+    let map = |id: TransferId| ids.get(&id).copied().unwrap_or(id);
+    TransferSpec {
+        phase: match request.phase {
+            Phase::Post(h) => Phase::Post(map(h)),
+            Phase::Void(h) => Phase::Void(map(h)),
+            other => other,
+        },
+        reverses: request.reverses.map(map),
+        ..request.clone()
+    }
+}
+
+async fn run_shard(shard: u64) {
+    let seeds: Vec<u64> = match std::env::var("MEDRT_SIM_SEED") {
+        Ok(seed) if shard == 0 => vec![seed.parse().expect("MEDRT_SIM_SEED is a number")],
+        Ok(_) => return,
+        Err(_) => (shard * SEEDS_PER_SHARD..(shard + 1) * SEEDS_PER_SHARD).collect(),
+    };
+    for seed in seeds {
+        if let Err(failure) = run_seed(seed).await {
+            panic!("{failure}\nreplay with MEDRT_SIM_SEED={seed}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulation_seeds_0_to_59() {
+    run_shard(0).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulation_seeds_60_to_119() {
+    run_shard(1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulation_seeds_120_to_179() {
+    run_shard(2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulation_seeds_180_to_239() {
+    run_shard(3).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulation_seeds_240_to_299() {
+    run_shard(4).await;
+}
