@@ -83,6 +83,18 @@ impl ApiClient {
         path: &str,
         build: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
     ) -> Reply {
+        self.try_send(method, path, build)
+            .await
+            .expect("request sent")
+    }
+
+    /// Like `send`, but a transport failure (the server died) is an `Err`, not a panic.
+    pub async fn try_send(
+        &self,
+        method: Method,
+        path: &str,
+        build: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+    ) -> Result<Reply, reqwest::Error> {
         self.send_to(format!("{}/api/v1{path}", self.base), method, build)
             .await
     }
@@ -91,6 +103,7 @@ impl ApiClient {
     pub async fn ops(&self, path: &str) -> Reply {
         self.send_to(format!("{}{path}", self.base), Method::GET, |r| r)
             .await
+            .expect("request sent")
     }
 
     async fn send_to(
@@ -98,24 +111,21 @@ impl ApiClient {
         url: String,
         method: Method,
         build: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
-    ) -> Reply {
-        let response = build(self.http.request(method, url))
-            .send()
-            .await
-            .expect("request sent");
+    ) -> Result<Reply, reqwest::Error> {
+        let response = build(self.http.request(method, url)).send().await?;
         let status = response.status();
         let headers = response.headers().clone();
-        let text = response.text().await.expect("response body");
+        let text = response.text().await?;
         let body = serde_json::from_str(&text).unwrap_or(if text.is_empty() {
             Value::Null
         } else {
             Value::String(text)
         });
-        Reply {
+        Ok(Reply {
             status,
             body,
             headers,
-        }
+        })
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Reply {
