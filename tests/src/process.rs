@@ -80,7 +80,14 @@ impl NodeProcess {
         .await
         .expect("medrt listens before the deadline");
         // Keep draining stdout so the child never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let echo = std::env::var_os("TEST_LOG").is_some();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if echo {
+                    eprintln!("[medrt] {line}");
+                }
+            }
+        });
         let api = ApiClient::with_base(format!("http://{addr}"));
         Self { child, api, addr }
     }

@@ -9,6 +9,9 @@ use crate::store::{GroupOutcome, Store};
 
 pub struct CommitterActor;
 
+/// How often a batch that hit a transient lock is run again before its callers hear of it.
+const TRANSIENT_RETRIES: usize = 3;
+
 pub struct CommitterState {
     store: Store,
     batch_max: usize,
@@ -70,7 +73,20 @@ impl Actor for CommitterActor {
                 let batch: Vec<_> = state.waiting.drain(..take).collect();
                 let (groups, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
                 metrics::histogram!("medrt_ledger_batch_size").record(groups.len() as f64);
-                match state.store.ledger().commit(&groups).await {
+                let mut result = state.store.ledger().commit(&groups).await;
+                for attempt in 0..TRANSIENT_RETRIES {
+                    match &result {
+                        Err(e) if e.is_transient() => {
+                            metrics::counter!("medrt_ledger_batch_retries_total").increment(1);
+                            tracing::warn!(error = %e, attempt, "ledger batch hit a lock; retrying");
+                            tokio::time::sleep(std::time::Duration::from_millis(20 << attempt))
+                                .await;
+                            result = state.store.ledger().commit(&groups).await;
+                        }
+                        _ => break,
+                    }
+                }
+                match result {
                     Ok(outcomes) => {
                         for (reply, outcome) in replies.into_iter().zip(outcomes) {
                             let _ = reply.send(Ok(outcome));

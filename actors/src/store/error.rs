@@ -26,6 +26,12 @@ impl StoreError {
         }
     }
 
+    /// SQLite reporting a lock it could not wait out (e.g. a stale WAL snapshot): the
+    /// transaction was rolled back whole and may simply be run again.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StoreError::Db(e) if e.to_string().contains("database is locked"))
+    }
+
     pub(crate) fn corrupt(what: impl std::fmt::Display) -> Self {
         StoreError::Corrupt(what.to_string())
     }

@@ -86,6 +86,12 @@ impl<'a> Ledger<'a> {
         &self,
         groups: &[Vec<TransferSpec>],
     ) -> Result<Vec<GroupOutcome>, StoreError> {
+        if super::ledger_batch::eligible(groups) {
+            if let Some(outcomes) = super::ledger_batch::commit(self.store, groups).await? {
+                self.store.outbox_written.notify_one();
+                return Ok(outcomes);
+            }
+        }
         let txn = self.store.begin_write().await?;
         let mut outcomes = Vec::with_capacity(groups.len());
         let mut touched: BTreeSet<UserId> = BTreeSet::new();
@@ -106,20 +112,7 @@ impl<'a> Ledger<'a> {
                 }
             }
         }
-        let now = Utc::now();
-        for user in &touched {
-            let (high, low) = available_of(&txn, *user).await?;
-            Outbox::append(
-                &txn,
-                &Event::PointsBalance {
-                    user_id: *user,
-                    high,
-                    low,
-                },
-                now,
-            )
-            .await?;
-        }
+        Outbox::append_all(&txn, &balance_events(&txn, &touched).await?, Utc::now()).await?;
         txn.commit().await?;
         if !touched.is_empty() {
             self.store.outbox_written.notify_one();
@@ -238,24 +231,58 @@ async fn available_of<C: ConnectionTrait>(
     conn: &C,
     user: UserId,
 ) -> Result<(i64, i64), StoreError> {
-    let keys: Vec<String> = PointKind::ALL
-        .iter()
-        .map(|k| AccountRef::user(user, *k).to_string())
-        .collect();
+    Ok(available_of_all(conn, &BTreeSet::from([user]))
+        .await?
+        .remove(&user)
+        .unwrap_or((0, 0)))
+}
+
+/// Available (high, low) points of each of `users`, in one query.
+async fn available_of_all<C: ConnectionTrait>(
+    conn: &C,
+    users: &BTreeSet<UserId>,
+) -> Result<HashMap<UserId, (i64, i64)>, StoreError> {
+    let ids: Vec<uuid::Uuid> = users.iter().map(|u| u.as_uuid()).collect();
     let rows = accounts::Entity::find()
-        .filter(accounts::Column::Account.is_in(keys))
+        .filter(accounts::Column::UserId.is_in(ids))
         .all(conn)
         .await?;
-    let mut totals = (0, 0);
+    let mut totals: HashMap<UserId, (i64, i64)> = users.iter().map(|u| (*u, (0, 0))).collect();
     for row in rows {
-        let kind: PointKind = row.kind.parse().map_err(StoreError::corrupt)?;
+        let account: AccountRef = row.account.parse().map_err(StoreError::corrupt)?;
+        let Some(user) = account.user_id() else {
+            continue;
+        };
         let available = i64::try_from(to_balance(row)?.available()).map_err(StoreError::corrupt)?;
-        match kind {
-            PointKind::High => totals.0 = available,
-            PointKind::Low => totals.1 = available,
+        let entry = totals.entry(user).or_default();
+        match account.kind {
+            PointKind::High => entry.0 = available,
+            PointKind::Low => entry.1 = available,
         }
     }
     Ok(totals)
+}
+
+/// A `points.balance` event for each of `users`, with their balances as of now.
+pub(super) async fn balance_events<C: ConnectionTrait>(
+    conn: &C,
+    users: &BTreeSet<UserId>,
+) -> Result<Vec<Event>, StoreError> {
+    if users.is_empty() {
+        return Ok(Vec::new());
+    }
+    let balances = available_of_all(conn, users).await?;
+    Ok(users
+        .iter()
+        .map(|u| {
+            let (high, low) = balances.get(u).copied().unwrap_or((0, 0));
+            Event::PointsBalance {
+                user_id: *u,
+                high,
+                low,
+            }
+        })
+        .collect())
 }
 
 /// One group inside its savepoint. `Err` is a database failure; rule violations come
@@ -461,8 +488,8 @@ async fn reserve_refund(
     Ok(Ok(()))
 }
 
-async fn ensure_account(txn: &DatabaseTransaction, account: AccountRef) -> Result<(), StoreError> {
-    let row = accounts::ActiveModel {
+pub(super) fn account_row(account: AccountRef) -> accounts::ActiveModel {
+    accounts::ActiveModel {
         account: Set(account.to_string()),
         user_id: Set(account.user_id().map(|u| u.as_uuid())),
         kind: Set(account.kind.as_str().to_owned()),
@@ -470,8 +497,11 @@ async fn ensure_account(txn: &DatabaseTransaction, account: AccountRef) -> Resul
         credits_posted: Set(0),
         debits_pending: Set(0),
         credits_pending: Set(0),
-    };
-    accounts::Entity::insert(row)
+    }
+}
+
+async fn ensure_account(txn: &DatabaseTransaction, account: AccountRef) -> Result<(), StoreError> {
+    accounts::Entity::insert(account_row(account))
         .on_conflict_do_nothing_on([accounts::Column::Account])
         .exec(txn)
         .await?;
@@ -487,7 +517,7 @@ async fn balance_in(txn: &DatabaseTransaction, account: AccountRef) -> Result<Ba
         .map(Option::unwrap_or_default)
 }
 
-async fn insert_transfer(txn: &DatabaseTransaction, t: &Transfer) -> Result<(), StoreError> {
+pub(super) fn transfer_row(t: &Transfer) -> transfers::ActiveModel {
     let spec = &t.spec;
     let (phase, settles) = match spec.phase {
         Phase::Posted => ("posted", None),
@@ -495,7 +525,7 @@ async fn insert_transfer(txn: &DatabaseTransaction, t: &Transfer) -> Result<(), 
         Phase::Post(h) => ("post", Some(h.as_uuid())),
         Phase::Void(h) => ("void", Some(h.as_uuid())),
     };
-    let row = transfers::ActiveModel {
+    transfers::ActiveModel {
         id: Set(t.id.as_uuid()),
         idempotency_key: Set(spec.key.as_str().to_owned()),
         fingerprint: Set(spec.fingerprint()),
@@ -509,8 +539,12 @@ async fn insert_transfer(txn: &DatabaseTransaction, t: &Transfer) -> Result<(), 
         settles: Set(settles),
         reverses: Set(spec.reverses.map(|r| r.as_uuid())),
         created_at: Set(t.at),
-    };
-    transfers::Entity::insert(row)
+    }
+}
+
+async fn insert_transfer(txn: &DatabaseTransaction, t: &Transfer) -> Result<(), StoreError> {
+    let spec = &t.spec;
+    transfers::Entity::insert(transfer_row(t))
         .exec(txn)
         .await
         .map_err(|e| StoreError::unique(e, "idempotency key"))?;
@@ -540,7 +574,7 @@ fn to_balance(row: accounts::Model) -> Result<Balance, StoreError> {
     })
 }
 
-fn to_transfer(row: transfers::Model) -> Result<Transfer, StoreError> {
+pub(super) fn to_transfer(row: transfers::Model) -> Result<Transfer, StoreError> {
     let bad = |what: &str| StoreError::corrupt(format!("transfer {}: bad {what}", row.id));
     let phase = match (row.phase.as_str(), row.settles) {
         ("posted", None) => Phase::Posted,

@@ -5,6 +5,7 @@ mod announcements;
 mod entities;
 mod error;
 mod ledger;
+mod ledger_batch;
 mod outbox;
 mod page;
 mod settings;
@@ -50,9 +51,18 @@ impl Store {
                 .map_err(|e| StoreError::Location(format!("{}: {e}", dir.display())))?;
         }
         let mut options = ConnectOptions::new(settings.url.clone());
+        // SQLite has one writer; with several pooled connections, a connection whose
+        // read snapshot is stale cannot take the write lock and fails at once
+        // (SQLITE_BUSY without waiting). One connection serialises cleanly instead.
+        let is_sqlite = settings.url.starts_with("sqlite:");
+        let max_connections = if is_sqlite {
+            1
+        } else {
+            settings.max_connections
+        };
         options
-            .max_connections(settings.max_connections)
-            .min_connections(settings.min_connections)
+            .max_connections(max_connections)
+            .min_connections(settings.min_connections.min(max_connections))
             .connect_timeout(Duration::from_millis(settings.connect_timeout_ms))
             .acquire_timeout(Duration::from_millis(settings.acquire_timeout_ms))
             .sqlx_logging(false);

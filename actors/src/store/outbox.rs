@@ -50,19 +50,25 @@ impl<'a> Outbox<'a> {
         event: &Event,
         now: DateTime<Utc>,
     ) -> Result<EventId, StoreError> {
-        let (aggregate, aggregate_id) = event.aggregate();
-        let payload = serde_json::to_string(event).map_err(StoreError::corrupt)?;
-        let row = outbox::ActiveModel {
-            topic: Set(event.topic().to_string()),
-            aggregate: Set(aggregate.to_owned()),
-            aggregate_id: Set(aggregate_id),
-            payload: Set(payload),
-            created_at: Set(now),
-            published_at: Set(None),
-            ..Default::default()
-        };
-        let inserted = outbox::Entity::insert(row).exec(conn).await?;
+        let inserted = outbox::Entity::insert(row(event, now)?).exec(conn).await?;
         Ok(EventId::new(inserted.last_insert_id))
+    }
+
+    /// Appends several events in one statement.
+    pub(super) async fn append_all<C: ConnectionTrait>(
+        conn: &C,
+        events: &[Event],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let rows = events
+            .iter()
+            .map(|e| row(e, now))
+            .collect::<Result<Vec<_>, _>>()?;
+        outbox::Entity::insert_many(rows).exec(conn).await?;
+        Ok(())
     }
 
     /// Takes up to `limit` unpublished events, oldest first.
@@ -185,6 +191,19 @@ impl Claim {
         }
         Ok(())
     }
+}
+
+fn row(event: &Event, now: DateTime<Utc>) -> Result<outbox::ActiveModel, StoreError> {
+    let (aggregate, aggregate_id) = event.aggregate();
+    Ok(outbox::ActiveModel {
+        topic: Set(event.topic().to_string()),
+        aggregate: Set(aggregate.to_owned()),
+        aggregate_id: Set(aggregate_id),
+        payload: Set(serde_json::to_string(event).map_err(StoreError::corrupt)?),
+        created_at: Set(now),
+        published_at: Set(None),
+        ..Default::default()
+    })
 }
 
 fn decode_all(rows: Vec<outbox::Model>) -> Result<Vec<Delivery>, StoreError> {

@@ -1,0 +1,257 @@
+//! `ledger`: transfers per second and latency through (a) the actor + group-commit
+//! path and (b) a naive baseline (one database transaction per transfer, guarded by a
+//! row-locking conditional update), with 1, 16 and 256 concurrent clients, on SQLite
+//! and, when `MEDRT_BENCH_DATABASE_URL` (or `MEDRT_TEST_DATABASE_URL`) names a
+//! PostgreSQL server, on PostgreSQL. The books are audited after every run.
+//!
+//! Run: `make bench` or `cargo bench -p medrt-actors --bench ledger -- [--seconds 3]`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use medrt_actors::bus::MemoryBus;
+use medrt_actors::cache::MemoryCache;
+use medrt_actors::ledger::LedgerService;
+use medrt_actors::platform::Platform;
+use medrt_actors::relay::RelaySettings;
+use medrt_actors::root::RootArgs;
+use medrt_actors::session::SessionLimits;
+use medrt_actors::store::{DatabaseSettings, GroupOutcome, Store};
+use medrt_domain::ids::UserId;
+use medrt_domain::ledger::{
+    AccountRef, Amount, IdempotencyKey, Phase, PointKind, Reason, SystemAccount, TransferSpec,
+};
+use sea_orm::{ConnectionTrait, Database};
+
+const CLIENTS: [usize; 3] = [1, 16, 256];
+
+#[derive(Clone, Copy, PartialEq)]
+enum Path {
+    Actors,
+    Naive,
+}
+
+struct Row {
+    database: &'static str,
+    path: &'static str,
+    clients: usize,
+    per_sec: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    transfers: usize,
+    balanced: bool,
+}
+
+fn spend(user: UserId, key: String) -> TransferSpec {
+    TransferSpec {
+        key: IdempotencyKey::parse(&key).expect("key"),
+        debit: AccountRef::user(user, PointKind::High),
+        credit: AccountRef::system(SystemAccount::Revenue, PointKind::High),
+        amount: Amount::new(1).expect("amount"),
+        reason: Reason::Charge,
+        reference: None,
+        phase: Phase::Posted,
+        reverses: None,
+    }
+}
+
+async fn database(url: &str) -> Store {
+    let settings = DatabaseSettings {
+        url: url.to_owned(),
+        max_connections: 32,
+        min_connections: 1,
+        connect_timeout_ms: 5000,
+        acquire_timeout_ms: 30_000,
+        sqlite_busy_timeout_ms: 30_000,
+    };
+    let store = Store::connect(&settings).await.expect("database");
+    store.migrate().await.expect("migrations");
+    store
+}
+
+async fn platform(store: &Store) -> Platform {
+    Platform::start(RootArgs {
+        node_id: "bench".into(),
+        store: store.clone(),
+        bus: Arc::new(MemoryBus::new(1 << 16)),
+        cache: Arc::new(MemoryCache::default()),
+        limits: SessionLimits {
+            topics_max: 8,
+            replay_max: 10,
+        },
+        sessions_per_user_max: 4,
+        presence_ttl: Duration::from_secs(30),
+        relay: RelaySettings {
+            enabled: true,
+            batch_max: 1024,
+            poll_interval_ms: 1000,
+            retention_secs: 3600,
+            prune_interval_secs: 3600,
+        },
+        ledger_batch_max: 1024,
+    })
+    .await
+    .expect("platform")
+}
+
+async fn run(
+    database_name: &'static str,
+    url: &str,
+    path: Path,
+    clients: usize,
+    seconds: f64,
+) -> Row {
+    let store = database(url).await;
+    let node = platform(&store).await;
+    let ledger: LedgerService = node.ledger().await.expect("ledger");
+    let users: Vec<UserId> = (0..clients).map(|_| UserId::generate()).collect();
+    for (i, user) in users.iter().enumerate() {
+        let key = IdempotencyKey::parse(&format!("fund-{i}")).unwrap();
+        ledger
+            .grant(
+                *user,
+                PointKind::High,
+                Amount::new(1_000_000_000).unwrap(),
+                key,
+            )
+            .await
+            .expect("funded");
+    }
+    let deadline = Instant::now() + Duration::from_secs_f64(seconds);
+    let started = Instant::now();
+    let workers: Vec<_> = users
+        .iter()
+        .enumerate()
+        .map(|(c, user)| {
+            let (ledger, store, user) = (ledger.clone(), store.clone(), *user);
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut n = 0usize;
+                while Instant::now() < deadline {
+                    let spec = spend(user, format!("c{c}-{n}"));
+                    let t = Instant::now();
+                    let ok = match path {
+                        Path::Actors => ledger.submit(vec![spec]).await.is_ok(),
+                        Path::Naive => matches!(
+                            store.ledger().commit(&[vec![spec]]).await.as_deref(),
+                            Ok([GroupOutcome::Committed(_)])
+                        ),
+                    };
+                    assert!(ok, "a funded spend must succeed");
+                    latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+                    n += 1;
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    for w in workers {
+        latencies.extend(w.await.expect("worker"));
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort_by(f64::total_cmp);
+    let pick = |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize];
+    let audit = store.ledger().audit().await.expect("audit");
+    node.shutdown(Duration::from_secs(2)).await;
+    Row {
+        database: database_name,
+        path: if path == Path::Actors {
+            "actors + group commit"
+        } else {
+            "naive: txn per transfer"
+        },
+        clients,
+        per_sec: latencies.len() as f64 / elapsed,
+        p50_ms: pick(0.50),
+        p99_ms: pick(0.99),
+        transfers: latencies.len(),
+        balanced: audit.balanced() && audit.transfers as usize == latencies.len() + clients,
+    }
+}
+
+/// A fresh PostgreSQL database next to the one `admin_url` names.
+async fn fresh_postgres(admin_url: &str) -> String {
+    let name = format!(
+        "medrt_bench_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    let admin = Database::connect(admin_url).await.expect("PostgreSQL");
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create database");
+    let (base, query) = admin_url
+        .split_once('?')
+        .map_or((admin_url, String::new()), |(b, q)| (b, format!("?{q}")));
+    format!(
+        "{}/{name}{query}",
+        base.rsplit_once('/').map_or(base, |(root, _)| root)
+    )
+}
+
+#[tokio::main]
+async fn main() {
+    let mut seconds = 3.0;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--seconds" => {
+                seconds = args
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .expect("--seconds N")
+            }
+            "--bench" => {}
+            other => panic!("unknown argument {other}"),
+        }
+    }
+    let postgres = std::env::var("MEDRT_BENCH_DATABASE_URL")
+        .or_else(|_| std::env::var("MEDRT_TEST_DATABASE_URL"))
+        .ok();
+    let mut rows = Vec::new();
+    for clients in CLIENTS {
+        for path in [Path::Actors, Path::Naive] {
+            let dir =
+                std::env::temp_dir().join(format!("medrt-bench-{}", uuid::Uuid::new_v4().simple()));
+            let url = format!("sqlite://{}?mode=rwc", dir.join("ledger.db").display());
+            rows.push(run("SQLite", &url, path, clients, seconds).await);
+            eprintln!("  sqlite {clients} clients done");
+            if let Some(admin) = &postgres {
+                rows.push(
+                    run(
+                        "PostgreSQL",
+                        &fresh_postgres(admin).await,
+                        path,
+                        clients,
+                        seconds,
+                    )
+                    .await,
+                );
+                eprintln!("  postgres {clients} clients done");
+            }
+        }
+    }
+    if postgres.is_none() {
+        eprintln!("PostgreSQL skipped: set MEDRT_BENCH_DATABASE_URL=postgres://user@host/postgres");
+    }
+    println!();
+    println!(
+        "| database | path | clients | transfers/s | p50 | p99 | transfers | books balanced |"
+    );
+    println!("|---|---|---:|---:|---:|---:|---:|---|");
+    for r in &rows {
+        println!(
+            "| {} | {} | {} | {:.0} | {:.2} ms | {:.2} ms | {} | {} |",
+            r.database,
+            r.path,
+            r.clients,
+            r.per_sec,
+            r.p50_ms,
+            r.p99_ms,
+            r.transfers,
+            if r.balanced { "yes" } else { "NO" }
+        );
+    }
+    assert!(rows.iter().all(|r| r.balanced), "an invariant was violated");
+}
