@@ -39,6 +39,7 @@ clean-test-databases:
 bench:
 	$(CARGO) build --release --bin medrt
 	$(CARGO) bench -p medrt-tests --bench ws_fanout
+	$(CARGO) bench -p medrt-actors --bench ledger
 
 fmt:
 	$(CARGO) fmt --all
