@@ -4,7 +4,7 @@
 //! and, when `MEDRT_BENCH_DATABASE_URL` (or `MEDRT_TEST_DATABASE_URL`) names a
 //! PostgreSQL server, on PostgreSQL. The books are audited after every run.
 //!
-//! Run: `make bench` or `cargo bench -p medrt-actors --bench ledger -- [--seconds 3]`.
+//! Run: `make bench` or `cargo bench -p medrt-actors --bench ledger -- [--seconds 3] [--clients 1,16,256]`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -193,6 +193,7 @@ async fn fresh_postgres(admin_url: &str) -> String {
 #[tokio::main]
 async fn main() {
     let mut seconds = 3.0;
+    let mut clients_list: Vec<usize> = CLIENTS.to_vec();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -202,6 +203,13 @@ async fn main() {
                     .and_then(|s| s.parse().ok())
                     .expect("--seconds N")
             }
+            "--clients" => {
+                let list = args.next().expect("--clients N[,N]");
+                clients_list = list
+                    .split(',')
+                    .map(|n| n.parse().expect("a number"))
+                    .collect();
+            }
             "--bench" => {}
             other => panic!("unknown argument {other}"),
         }
@@ -210,7 +218,7 @@ async fn main() {
         .or_else(|_| std::env::var("MEDRT_TEST_DATABASE_URL"))
         .ok();
     let mut rows = Vec::new();
-    for clients in CLIENTS {
+    for &clients in &clients_list {
         for path in [Path::Actors, Path::Naive] {
             let dir =
                 std::env::temp_dir().join(format!("medrt-bench-{}", uuid::Uuid::new_v4().simple()));
