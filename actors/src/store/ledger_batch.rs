@@ -19,7 +19,8 @@ use sea_orm::{
 use super::entities::{
     ledger_accounts as accounts, ledger_refunds as refunds, ledger_transfers as transfers,
 };
-use super::ledger::{GroupOutcome, account_row, balance_events, to_transfer, transfer_row};
+use super::ledger::{GroupOutcome, balance_events};
+use super::ledger_rows::{account_row, to_transfer, transfer_row};
 use super::outbox::Outbox;
 use super::{Store, StoreError};
 

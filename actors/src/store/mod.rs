@@ -6,6 +6,8 @@ mod entities;
 mod error;
 mod ledger;
 mod ledger_batch;
+mod ledger_group;
+mod ledger_rows;
 mod outbox;
 mod page;
 mod settings;

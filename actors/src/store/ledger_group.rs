@@ -1,0 +1,258 @@
+//! The ledger's per-group path: each group inside its own savepoint, every rule checked
+//! against the database one transfer at a time. Handles what the batch fast path
+//! does not (settlements, refunds, linked groups, and batches a guard refused).
+
+use std::collections::HashMap;
+
+use chrono::Utc;
+use medrt_domain::ledger::{
+    AccountRef, Balance, LedgerError, Phase, Reason, Transfer, TransferId, TransferSpec,
+};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter};
+
+use super::StoreError;
+use super::entities::{
+    ledger_accounts as accounts, ledger_refunds as refunds, ledger_transfers as transfers,
+};
+use super::ledger::GroupOutcome;
+use super::ledger_rows::{account_row, to_balance, to_transfer, transfer_row};
+
+/// One group inside its savepoint. `Err` is a database failure; rule violations come
+/// back as `Rejected` and the caller rolls the savepoint back.
+pub(super) async fn apply_group(
+    txn: &DatabaseTransaction,
+    group: &[TransferSpec],
+) -> Result<GroupOutcome, StoreError> {
+    let keys: Vec<&str> = group.iter().map(|s| s.key.as_str()).collect();
+    let existing: HashMap<String, transfers::Model> = transfers::Entity::find()
+        .filter(transfers::Column::IdempotencyKey.is_in(keys))
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(|m| (m.idempotency_key.clone(), m))
+        .collect();
+    if !existing.is_empty() {
+        let mut replayed = Vec::with_capacity(group.len());
+        for spec in group {
+            match existing.get(spec.key.as_str()) {
+                Some(row) if row.fingerprint == spec.fingerprint() => {
+                    replayed.push(to_transfer(row.clone())?)
+                }
+                _ => return Ok(GroupOutcome::Rejected(LedgerError::KeyReused)),
+            }
+        }
+        return Ok(GroupOutcome::Replayed(replayed));
+    }
+    let now = Utc::now();
+    let mut done = Vec::with_capacity(group.len());
+    for spec in group {
+        if let Err(rule) = apply_one(txn, spec).await? {
+            return Ok(GroupOutcome::Rejected(rule));
+        }
+        let transfer = Transfer {
+            id: TransferId::generate(),
+            spec: spec.clone(),
+            at: now,
+        };
+        insert_transfer(txn, &transfer).await?;
+        done.push(transfer);
+    }
+    Ok(GroupOutcome::Committed(done))
+}
+
+/// Moves the balances for one spec, after checking it against the database.
+async fn apply_one(
+    txn: &DatabaseTransaction,
+    spec: &TransferSpec,
+) -> Result<Result<(), LedgerError>, StoreError> {
+    if let Err(e) = spec.check_shape() {
+        return Ok(Err(e));
+    }
+    ensure_account(txn, spec.debit).await?;
+    ensure_account(txn, spec.credit).await?;
+    let amount = spec.amount.get() as i64;
+    match spec.phase {
+        Phase::Posted | Phase::Pending => {
+            if let Some(charge) = spec.reverses {
+                if let Err(e) = reserve_refund(txn, charge, spec).await? {
+                    return Ok(Err(e));
+                }
+            }
+            let (debit_col, credit_col) = match spec.phase {
+                Phase::Pending => (
+                    accounts::Column::DebitsPending,
+                    accounts::Column::CreditsPending,
+                ),
+                _ => (
+                    accounts::Column::DebitsPosted,
+                    accounts::Column::CreditsPosted,
+                ),
+            };
+            let mut debit = accounts::Entity::update_many()
+                .col_expr(debit_col, Expr::col(debit_col).add(amount))
+                .filter(accounts::Column::Account.eq(spec.debit.to_string()));
+            if spec.debit.must_stay_non_negative() {
+                debit = debit.filter(
+                    Expr::col(accounts::Column::CreditsPosted)
+                        .sub(Expr::col(accounts::Column::DebitsPosted))
+                        .sub(Expr::col(accounts::Column::DebitsPending))
+                        .gte(amount),
+                );
+            }
+            if debit.exec(txn).await?.rows_affected == 0 {
+                let available = balance_in(txn, spec.debit).await?.available();
+                return Ok(Err(LedgerError::Insufficient {
+                    available,
+                    wanted: spec.amount.get(),
+                }));
+            }
+            accounts::Entity::update_many()
+                .col_expr(credit_col, Expr::col(credit_col).add(amount))
+                .filter(accounts::Column::Account.eq(spec.credit.to_string()))
+                .exec(txn)
+                .await?;
+        }
+        Phase::Post(hold) | Phase::Void(hold) => {
+            let held = match open_hold(txn, hold, spec).await? {
+                Ok(held) => held,
+                Err(e) => return Ok(Err(e)),
+            };
+            let posted = if matches!(spec.phase, Phase::Post(_)) {
+                amount
+            } else {
+                0
+            };
+            if posted > held {
+                return Ok(Err(LedgerError::PostExceedsHold));
+            }
+            for (account, pending, posted_col) in [
+                (
+                    spec.debit,
+                    accounts::Column::DebitsPending,
+                    accounts::Column::DebitsPosted,
+                ),
+                (
+                    spec.credit,
+                    accounts::Column::CreditsPending,
+                    accounts::Column::CreditsPosted,
+                ),
+            ] {
+                accounts::Entity::update_many()
+                    .col_expr(pending, Expr::col(pending).sub(held))
+                    .col_expr(posted_col, Expr::col(posted_col).add(posted))
+                    .filter(accounts::Column::Account.eq(account.to_string()))
+                    .exec(txn)
+                    .await?;
+            }
+        }
+    }
+    Ok(Ok(()))
+}
+
+/// The amount of hold `hold` if it is open and belongs to `spec`'s accounts.
+async fn open_hold(
+    txn: &DatabaseTransaction,
+    hold: TransferId,
+    spec: &TransferSpec,
+) -> Result<Result<i64, LedgerError>, StoreError> {
+    let Some(row) = transfers::Entity::find_by_id(hold.as_uuid())
+        .one(txn)
+        .await?
+        .filter(|r| r.phase == "pending")
+    else {
+        return Ok(Err(LedgerError::UnknownHold));
+    };
+    if row.debit_account != spec.debit.to_string() || row.credit_account != spec.credit.to_string()
+    {
+        return Ok(Err(LedgerError::HoldMismatch));
+    }
+    let settled = transfers::Entity::find()
+        .filter(transfers::Column::Settles.eq(hold.as_uuid()))
+        .one(txn)
+        .await?;
+    if settled.is_some() {
+        return Ok(Err(LedgerError::HoldSettled));
+    }
+    Ok(Ok(row.amount))
+}
+
+/// Counts a refund against its charge, refusing to pass what was charged.
+async fn reserve_refund(
+    txn: &DatabaseTransaction,
+    charge: TransferId,
+    spec: &TransferSpec,
+) -> Result<Result<(), LedgerError>, StoreError> {
+    let Some(row) = transfers::Entity::find_by_id(charge.as_uuid())
+        .one(txn)
+        .await?
+    else {
+        return Ok(Err(LedgerError::UnknownCharge));
+    };
+    if row.reason != Reason::Charge.as_str() || row.phase == "pending" {
+        return Ok(Err(LedgerError::UnknownCharge));
+    }
+    if row.debit_account != spec.credit.to_string() {
+        return Ok(Err(LedgerError::RefundMismatch));
+    }
+    let amount = spec.amount.get() as i64;
+    let updated = refunds::Entity::update_many()
+        .col_expr(
+            refunds::Column::Refunded,
+            Expr::col(refunds::Column::Refunded).add(amount),
+        )
+        .filter(refunds::Column::ChargeId.eq(charge.as_uuid()))
+        .filter(
+            Expr::col(refunds::Column::Refunded)
+                .add(amount)
+                .lte(Expr::col(refunds::Column::Charged)),
+        )
+        .exec(txn)
+        .await?;
+    if updated.rows_affected == 0 {
+        let left = refunds::Entity::find_by_id(charge.as_uuid())
+            .one(txn)
+            .await?
+            .map_or(0, |r| r.charged - r.refunded);
+        return Ok(Err(LedgerError::RefundExceedsCharge {
+            remaining: Ord::max(left, 0) as u64,
+        }));
+    }
+    Ok(Ok(()))
+}
+
+async fn ensure_account(txn: &DatabaseTransaction, account: AccountRef) -> Result<(), StoreError> {
+    accounts::Entity::insert(account_row(account))
+        .on_conflict_do_nothing_on([accounts::Column::Account])
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+async fn balance_in(txn: &DatabaseTransaction, account: AccountRef) -> Result<Balance, StoreError> {
+    let row = accounts::Entity::find_by_id(account.to_string())
+        .one(txn)
+        .await?;
+    row.map(to_balance)
+        .transpose()
+        .map(Option::unwrap_or_default)
+}
+
+async fn insert_transfer(txn: &DatabaseTransaction, t: &Transfer) -> Result<(), StoreError> {
+    let spec = &t.spec;
+    transfers::Entity::insert(transfer_row(t))
+        .exec(txn)
+        .await
+        .map_err(|e| StoreError::unique(e, "idempotency key"))?;
+    let is_charge =
+        spec.reason == Reason::Charge && matches!(spec.phase, Phase::Posted | Phase::Post(_));
+    if is_charge {
+        let charge = refunds::ActiveModel {
+            charge_id: Set(t.id.as_uuid()),
+            charged: Set(spec.amount.get() as i64),
+            refunded: Set(0),
+        };
+        refunds::Entity::insert(charge).exec(txn).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,96 @@
+//! Conversions between ledger types and their database rows.
+
+use medrt_domain::ledger::{
+    AccountRef, Amount, Balance, IdempotencyKey, Phase, Reason, Reference, Transfer, TransferId,
+    TransferSpec,
+};
+use sea_orm::ActiveValue::Set;
+
+use super::StoreError;
+use super::entities::{ledger_accounts as accounts, ledger_transfers as transfers};
+
+pub(super) fn account_row(account: AccountRef) -> accounts::ActiveModel {
+    accounts::ActiveModel {
+        account: Set(account.to_string()),
+        user_id: Set(account.user_id().map(|u| u.as_uuid())),
+        kind: Set(account.kind.as_str().to_owned()),
+        debits_posted: Set(0),
+        credits_posted: Set(0),
+        debits_pending: Set(0),
+        credits_pending: Set(0),
+    }
+}
+
+pub(super) fn transfer_row(t: &Transfer) -> transfers::ActiveModel {
+    let spec = &t.spec;
+    let (phase, settles) = match spec.phase {
+        Phase::Posted => ("posted", None),
+        Phase::Pending => ("pending", None),
+        Phase::Post(h) => ("post", Some(h.as_uuid())),
+        Phase::Void(h) => ("void", Some(h.as_uuid())),
+    };
+    transfers::ActiveModel {
+        id: Set(t.id.as_uuid()),
+        idempotency_key: Set(spec.key.as_str().to_owned()),
+        fingerprint: Set(spec.fingerprint()),
+        debit_account: Set(spec.debit.to_string()),
+        credit_account: Set(spec.credit.to_string()),
+        kind: Set(spec.debit.kind.as_str().to_owned()),
+        amount: Set(spec.amount.get() as i64),
+        reason: Set(spec.reason.as_str().to_owned()),
+        reference: Set(spec.reference.as_ref().map(|r| r.as_str().to_owned())),
+        phase: Set(phase.to_owned()),
+        settles: Set(settles),
+        reverses: Set(spec.reverses.map(|r| r.as_uuid())),
+        created_at: Set(t.at),
+    }
+}
+
+pub(super) fn to_balance(row: accounts::Model) -> Result<Balance, StoreError> {
+    let n = |v: i64| {
+        u64::try_from(v)
+            .map_err(|_| StoreError::corrupt(format!("negative total on {}", row.account)))
+    };
+    Ok(Balance {
+        debits_posted: n(row.debits_posted)?,
+        credits_posted: n(row.credits_posted)?,
+        debits_pending: n(row.debits_pending)?,
+        credits_pending: n(row.credits_pending)?,
+    })
+}
+
+pub(super) fn to_transfer(row: transfers::Model) -> Result<Transfer, StoreError> {
+    let bad = |what: &str| StoreError::corrupt(format!("transfer {}: bad {what}", row.id));
+    let phase = match (row.phase.as_str(), row.settles) {
+        ("posted", None) => Phase::Posted,
+        ("pending", None) => Phase::Pending,
+        ("post", Some(h)) => Phase::Post(TransferId::from_uuid(h)),
+        ("void", Some(h)) => Phase::Void(TransferId::from_uuid(h)),
+        _ => return Err(bad("phase")),
+    };
+    let spec = TransferSpec {
+        key: IdempotencyKey::parse(&row.idempotency_key).map_err(|_| bad("key"))?,
+        debit: row
+            .debit_account
+            .parse()
+            .map_err(|_| bad("debit account"))?,
+        credit: row
+            .credit_account
+            .parse()
+            .map_err(|_| bad("credit account"))?,
+        amount: Amount::new(row.amount).map_err(|_| bad("amount"))?,
+        reason: Reason::parse(&row.reason).ok_or_else(|| bad("reason"))?,
+        reference: row
+            .reference
+            .as_deref()
+            .map(|r| Reference::parse(r).ok_or_else(|| bad("reference")))
+            .transpose()?,
+        phase,
+        reverses: row.reverses.map(TransferId::from_uuid),
+    };
+    Ok(Transfer {
+        id: TransferId::from_uuid(row.id),
+        spec,
+        at: row.created_at,
+    })
+}
