@@ -50,6 +50,10 @@ uuid_id!(
     /// A system-wide announcement.
     AnnouncementId
 );
+uuid_id!(
+    /// A ledger transfer.
+    TransferId
+);
 
 /// Position of an event in the outbox: strictly increasing per database.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

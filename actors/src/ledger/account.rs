@@ -5,8 +5,11 @@
 //! can only refuse, never overdraw.
 
 use medrt_domain::ledger::{AccountRef, Balance, Phase, TransferSpec};
-use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use ractor::{Actor, ActorProcessingErr, ActorRef};
 
+use std::time::{Duration, Instant};
+
+use super::accounts::AccountsMsg;
 use super::committer::{CommitError, CommitterMsg};
 use crate::ask::{CALL_TIMEOUT, ask};
 use crate::store::{GroupOutcome, Store};
@@ -15,6 +18,8 @@ pub struct AccountActor;
 
 pub struct AccountArgs {
     pub account: AccountRef,
+    /// The registry, asked before this actor retires when idle.
+    pub registry: ActorRef<AccountsMsg>,
     pub store: Store,
     pub committer: ActorRef<CommitterMsg>,
 }
@@ -26,15 +31,23 @@ pub struct AccountState {
     balance: Balance,
     /// Debits sent to the committer and not yet answered.
     in_flight: u64,
+    registry: ActorRef<AccountsMsg>,
+    last_active: Instant,
 }
 
-pub type SubmitReply = RpcReplyPort<Result<GroupOutcome, CommitError>>;
+/// An account with no request for this long leaves memory; the next request brings
+/// it back from the database.
+const IDLE_AFTER: Duration = Duration::from_secs(120);
+
+pub type SubmitReply = super::committer::CommitReply;
 
 pub enum AccountMsg {
     Submit {
         group: Vec<TransferSpec>,
         reply: SubmitReply,
     },
+    /// Time to see whether the account has been idle long enough to retire.
+    IdleCheck,
     /// A submission came back from the committer.
     Settled {
         reserved: u64,
@@ -49,16 +62,19 @@ impl Actor for AccountActor {
 
     async fn pre_start(
         &self,
-        _: ActorRef<AccountMsg>,
+        myself: ActorRef<AccountMsg>,
         args: AccountArgs,
     ) -> Result<AccountState, ActorProcessingErr> {
         let balance = args.store.ledger().balance(args.account).await?;
+        myself.send_interval(IDLE_AFTER / 4, || AccountMsg::IdleCheck);
         Ok(AccountState {
             account: args.account,
             store: args.store,
             committer: args.committer,
             balance,
             in_flight: 0,
+            registry: args.registry,
+            last_active: Instant::now(),
         })
     }
 
@@ -70,6 +86,7 @@ impl Actor for AccountActor {
     ) -> Result<(), ActorProcessingErr> {
         match msg {
             AccountMsg::Submit { group, reply } => {
+                state.last_active = Instant::now();
                 let mut reserved = spending(&state.account, &group);
                 if reserved > 0 && state.account.must_stay_non_negative() && !state.covers(reserved)
                 {
@@ -95,6 +112,23 @@ impl Actor for AccountActor {
                     let _ = reply.send(outcome.clone());
                     let _ = myself.cast(AccountMsg::Settled { reserved, outcome });
                 });
+            }
+            AccountMsg::IdleCheck => {
+                if state.in_flight == 0 && state.last_active.elapsed() >= IDLE_AFTER {
+                    // The registry stops routing here first; then what is already
+                    // queued is handled before the actor ends.
+                    let (account, id) = (state.account, myself.get_id());
+                    if ask(
+                        &state.registry,
+                        |reply| AccountsMsg::Retire { account, id, reply },
+                        CALL_TIMEOUT,
+                    )
+                    .await
+                        == Ok(true)
+                    {
+                        myself.drain()?;
+                    }
+                }
             }
             AccountMsg::Settled { reserved, outcome } => {
                 state.in_flight -= reserved;

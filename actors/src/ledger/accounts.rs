@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use medrt_domain::ledger::{AccountRef, TransferSpec};
-use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
+use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 
 use super::account::{AccountActor, AccountArgs, AccountMsg, SubmitReply};
 use super::committer::{CommitError, CommitterMsg};
@@ -24,6 +24,12 @@ pub enum AccountsMsg {
     Submit {
         group: Vec<TransferSpec>,
         reply: SubmitReply,
+    },
+    /// An idle account actor asks to retire; `true` once it no longer gets requests.
+    Retire {
+        account: AccountRef,
+        id: ActorId,
+        reply: RpcReplyPort<bool>,
     },
     /// The committer was replaced: account actors holding the old one are stopped and
     /// come back on demand.
@@ -64,6 +70,7 @@ impl Actor for AccountsActor {
                     Some(actor) => actor.clone(),
                     None => {
                         let args = AccountArgs {
+                            registry: myself.clone(),
                             account,
                             store: state.store.clone(),
                             committer: state.committer.clone(),
@@ -88,6 +95,14 @@ impl Actor for AccountsActor {
                 {
                     let _ = reply.send(Err(CommitError("account actor stopped; retry".into())));
                 }
+            }
+            AccountsMsg::Retire { account, id, reply } => {
+                let current = state.live.get(&account).is_some_and(|a| a.get_id() == id);
+                if current {
+                    state.live.remove(&account);
+                    state.by_id.remove(&id);
+                }
+                let _ = reply.send(current);
             }
             AccountsMsg::CommitterRestarted(committer) => {
                 state.committer = committer;

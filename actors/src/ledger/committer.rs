@@ -12,13 +12,13 @@ pub struct CommitterActor;
 /// How often a batch that hit a transient lock is run again before its callers hear of it.
 const TRANSIENT_RETRIES: usize = 3;
 
+/// Where a caller waits for its group's outcome.
+pub type CommitReply = RpcReplyPort<Result<GroupOutcome, CommitError>>;
+
 pub struct CommitterState {
     store: Store,
     batch_max: usize,
-    waiting: Vec<(
-        Vec<TransferSpec>,
-        RpcReplyPort<Result<GroupOutcome, CommitError>>,
-    )>,
+    waiting: Vec<(Vec<TransferSpec>, CommitReply)>,
     flush_queued: bool,
 }
 
@@ -29,7 +29,7 @@ pub struct CommitError(pub String);
 pub enum CommitterMsg {
     Commit {
         group: Vec<TransferSpec>,
-        reply: RpcReplyPort<Result<GroupOutcome, CommitError>>,
+        reply: CommitReply,
     },
     /// Write what is waiting (queued behind the requests that arrived first).
     Flush,

@@ -88,11 +88,11 @@ impl<'a> Ledger<'a> {
         &self,
         groups: &[Vec<TransferSpec>],
     ) -> Result<Vec<GroupOutcome>, StoreError> {
-        if super::ledger_batch::eligible(groups) {
-            if let Some(outcomes) = super::ledger_batch::commit(self.store, groups).await? {
-                self.store.outbox_written.notify_one();
-                return Ok(outcomes);
-            }
+        if super::ledger_batch::eligible(groups)
+            && let Some(outcomes) = super::ledger_batch::commit(self.store, groups).await?
+        {
+            self.store.outbox_written.notify_one();
+            return Ok(outcomes);
         }
         let txn = self.store.begin_write().await?;
         let mut outcomes = Vec::with_capacity(groups.len());

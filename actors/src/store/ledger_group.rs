@@ -74,10 +74,10 @@ async fn apply_one(
     let amount = spec.amount.get() as i64;
     match spec.phase {
         Phase::Posted | Phase::Pending => {
-            if let Some(charge) = spec.reverses {
-                if let Err(e) = reserve_refund(txn, charge, spec).await? {
-                    return Ok(Err(e));
-                }
+            if let Some(charge) = spec.reverses
+                && let Err(e) = reserve_refund(txn, charge, spec).await?
+            {
+                return Ok(Err(e));
             }
             let (debit_col, credit_col) = match spec.phase {
                 Phase::Pending => (

@@ -111,23 +111,22 @@ pub async fn run(
         }
     };
     session.stop(None);
-    if let Some((code, reason)) = ending {
-        if send(&mut sink, close(code, reason), write_timeout)
+    if let Some((code, reason)) = ending
+        && send(&mut sink, close(code, reason), write_timeout)
             .await
             .is_ok()
-        {
-            // Complete the closing handshake: dropping the socket at once would reset
-            // the connection under frames the client is still answering, and it would
-            // never read the close frame.
-            let _ = timeout(CLOSE_HANDSHAKE_MAX, async {
-                while let Some(Ok(message)) = stream.next().await {
-                    if matches!(message, Message::Close(_)) {
-                        break;
-                    }
+    {
+        // Complete the closing handshake: dropping the socket at once would reset
+        // the connection under frames the client is still answering, and it would
+        // never read the close frame.
+        let _ = timeout(CLOSE_HANDSHAKE_MAX, async {
+            while let Some(Ok(message)) = stream.next().await {
+                if matches!(message, Message::Close(_)) {
+                    break;
                 }
-            })
-            .await;
-        }
+            }
+        })
+        .await;
     }
 }
 

@@ -38,6 +38,18 @@ async fn an_event_committed_on_node_a_reaches_a_client_on_node_b() {
     expected.sort();
     assert_eq!(presence.body["nodes"], json!(expected));
 
+    // A balance change committed through node A reaches the user's session on node B.
+    node_a
+        .api
+        .post(
+            "/admin/points/grant",
+            Some(&root.token),
+            json!({"user_id": user.id, "kind": "low", "amount": 3, "idempotency_key": "two-nodes"}),
+        )
+        .await;
+    let balance = on_b.recv_type("points.balance").await;
+    assert_eq!(balance["low"], 3);
+
     // The rate limit is shared too: failures through A count on B.
     for _ in 0..10 {
         node_a.api.login(&user.username, "wrong password!").await;
