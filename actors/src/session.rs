@@ -61,9 +61,19 @@ pub enum SessionMsg {
     InjectFault,
 }
 
-/// What the session asks its connection to send.
+/// What the session asks its connection to send. Kept to two words: every connection's
+/// send queue pre-allocates a block of these.
 #[derive(Debug)]
 pub enum Outbound {
+    Event(Arc<Delivery>),
+    Pong,
+    Reply(Box<Reply>),
+    Close(CloseReason),
+}
+
+/// Answers to the client's own requests.
+#[derive(Debug)]
+pub enum Reply {
     Subscribed {
         topic: Topic,
         recovered: Option<bool>,
@@ -71,13 +81,16 @@ pub enum Outbound {
     Unsubscribed {
         topic: Topic,
     },
-    Event(Arc<Delivery>),
-    Pong,
     Error {
         code: SessionError,
         message: String,
     },
-    Close(CloseReason),
+}
+
+impl From<Reply> for Outbound {
+    fn from(reply: Reply) -> Self {
+        Outbound::Reply(Box::new(reply))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,7 +157,7 @@ impl Actor for SessionActor {
                     session: myself.get_id(),
                     topic,
                 });
-                state.push(&myself, Outbound::Unsubscribed { topic });
+                state.push(&myself, Reply::Unsubscribed { topic }.into());
             }
             SessionMsg::Ping => state.push(&myself, Outbound::Pong),
             SessionMsg::Deliver(delivery) => state.deliver(&myself, delivery),
@@ -175,10 +188,11 @@ impl SessionState {
             };
             self.push(
                 myself,
-                Outbound::Error {
+                Reply::Error {
                     code,
                     message: format!("{message}: {topic}"),
-                },
+                }
+                .into(),
             );
             return Ok(());
         }
@@ -187,10 +201,11 @@ impl SessionState {
                 let message = format!("at most {} topics per connection", self.limits.topics_max);
                 self.push(
                     myself,
-                    Outbound::Error {
+                    Reply::Error {
                         code: SessionError::TooManyTopics,
                         message,
-                    },
+                    }
+                    .into(),
                 );
                 return Ok(());
             }
@@ -210,26 +225,25 @@ impl SessionState {
         let Some(after) = last_event_id else {
             self.push(
                 myself,
-                Outbound::Subscribed {
+                Reply::Subscribed {
                     topic,
                     recovered: None,
-                },
+                }
+                .into(),
             );
             return Ok(());
         };
-        match self
-            .store
-            .outbox()
-            .replay(topic, after, self.limits.replay_max)
-            .await
-        {
+        // Boxed: this future is large and rare; inline it would sit in every session's task.
+        let outbox = self.store.outbox();
+        match Box::pin(outbox.replay(topic, after, self.limits.replay_max)).await {
             Ok(replay) => {
                 self.push(
                     myself,
-                    Outbound::Subscribed {
+                    Reply::Subscribed {
                         topic,
                         recovered: Some(replay.complete),
-                    },
+                    }
+                    .into(),
                 );
                 for delivery in replay.deliveries {
                     self.replayed.insert(delivery.id);
@@ -241,10 +255,11 @@ impl SessionState {
                 tracing::warn!(error = %e, %topic, "replay failed");
                 self.push(
                     myself,
-                    Outbound::Subscribed {
+                    Reply::Subscribed {
                         topic,
                         recovered: Some(false),
-                    },
+                    }
+                    .into(),
                 );
             }
         }
@@ -274,5 +289,18 @@ impl SessionState {
             }
             Err(TrySendError::Closed(_)) => myself.stop(Some("connection closed".into())),
         }
+    }
+}
+
+#[cfg(test)]
+mod size_probe {
+    #[test]
+    fn print_sizes() {
+        eprintln!(
+            "Outbound {} SessionMsg {} Topic {}",
+            std::mem::size_of::<super::Outbound>(),
+            std::mem::size_of::<super::SessionMsg>(),
+            std::mem::size_of::<medrt_domain::topic::Topic>()
+        );
     }
 }

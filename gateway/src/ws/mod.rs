@@ -58,7 +58,7 @@ pub async fn upgrade(
         .max_message_size(limits.frame_max_bytes)
         .max_frame_size(limits.frame_max_bytes)
         // Small buffers keep an idle connection cheap; they grow for large frames.
-        .read_buffer_size(1024)
+        .read_buffer_size(512)
         .write_buffer_size(0)
         .max_write_buffer_size(limits.frame_max_bytes * 4);
     if from_protocol.is_some() {

@@ -2,7 +2,7 @@
 
 use axum::extract::ws::Utf8Bytes;
 use medrt_actors::bus::Delivery;
-use medrt_actors::session::{Outbound, SessionError};
+use medrt_actors::session::{Outbound, Reply, SessionError};
 use medrt_domain::ids::EventId;
 use medrt_domain::topic::Topic;
 use serde::Deserialize;
@@ -91,18 +91,20 @@ pub fn encode(out: &Outbound) -> Option<Utf8Bytes> {
             let frame = delivery.frame(event_frame);
             return Some(Utf8Bytes::try_from(frame).expect("frames are encoded from strings"));
         }
-        Outbound::Subscribed { topic, recovered } => {
-            let mut frame = json!({"type": "subscribed", "topic": topic.to_string()});
-            if let Some(recovered) = recovered {
-                frame["recovered"] = Value::Bool(*recovered);
-            }
-            frame.to_string()
-        }
-        Outbound::Unsubscribed { topic } => {
-            json!({"type": "unsubscribed", "topic": topic.to_string()}).to_string()
-        }
         Outbound::Pong => r#"{"type":"pong"}"#.to_owned(),
-        Outbound::Error { code, message } => error_frame(session_error_code(*code), message),
+        Outbound::Reply(reply) => match reply.as_ref() {
+            Reply::Subscribed { topic, recovered } => {
+                let mut frame = json!({"type": "subscribed", "topic": topic.to_string()});
+                if let Some(recovered) = recovered {
+                    frame["recovered"] = Value::Bool(*recovered);
+                }
+                frame.to_string()
+            }
+            Reply::Unsubscribed { topic } => {
+                json!({"type": "unsubscribed", "topic": topic.to_string()}).to_string()
+            }
+            Reply::Error { code, message } => error_frame(session_error_code(*code), message),
+        },
         Outbound::Close(_) => return None,
     };
     Some(text.into())
