@@ -146,6 +146,7 @@ impl From<LedgerFailure> for ApiError {
                 code: "LEDGER_RULE",
                 message: rule.to_string(),
             },
+            LedgerFailure::Unpriced(_) => ApiError::bad_request("UNKNOWN_TASK_TYPE", e.to_string()),
             LedgerFailure::NothingToRefund => ApiError::Conflict {
                 code: "NOTHING_TO_REFUND",
                 message: e.to_string(),

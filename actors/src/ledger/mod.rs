@@ -29,6 +29,8 @@ pub enum LedgerFailure {
     Rule(#[from] LedgerError),
     #[error("nothing to refund for this reference")]
     NothingToRefund,
+    #[error("no price is configured for task type `{0}`")]
+    Unpriced(String),
     #[error("the ledger is unavailable: {0}")]
     Unavailable(String),
 }
@@ -140,9 +142,7 @@ impl LedgerService {
         let config = self.store.ledger().config().await?;
         let price = config
             .price(task_type)
-            .ok_or(LedgerFailure::Unavailable(format!(
-                "no price for task type {task_type}"
-            )))?;
+            .ok_or_else(|| LedgerFailure::Unpriced(task_type.to_owned()))?;
         let revenue = AccountRef::system(SystemAccount::Revenue, price.kind);
         self.single(posted(
             key,
