@@ -6,6 +6,7 @@ mod m20261122_000001_users;
 mod m20261122_000002_outbox;
 mod m20261122_000003_announcements;
 mod m20261122_000004_ledger;
+mod m20261122_000005_ledger_user_index;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_outbox::Migration),
             Box::new(m20261122_000003_announcements::Migration),
             Box::new(m20261122_000004_ledger::Migration),
+            Box::new(m20261122_000005_ledger_user_index::Migration),
         ]
     }
 }
