@@ -18,6 +18,7 @@ use sea_orm::{
     QueryOrder, QuerySelect, TransactionTrait,
 };
 
+use super::chunks::statement_chunks;
 use super::entities::ledger_transfers as transfers;
 use super::entities::{
     ledger_accounts as accounts, ledger_refunds as refunds, ledger_settings as settings,
@@ -245,10 +246,14 @@ async fn available_of_all<C: ConnectionTrait>(
     users: &BTreeSet<UserId>,
 ) -> Result<HashMap<UserId, (i64, i64)>, StoreError> {
     let ids: Vec<uuid::Uuid> = users.iter().map(|u| u.as_uuid()).collect();
-    let rows = accounts::Entity::find()
-        .filter(accounts::Column::UserId.is_in(ids))
-        .all(conn)
-        .await?;
+    let mut rows = Vec::with_capacity(ids.len() * 2);
+    for chunk in statement_chunks(conn.get_database_backend(), &ids) {
+        let found = accounts::Entity::find()
+            .filter(accounts::Column::UserId.is_in(chunk.iter().copied()))
+            .all(conn)
+            .await?;
+        rows.extend(found);
+    }
     let mut totals: HashMap<UserId, (i64, i64)> = users.iter().map(|u| (*u, (0, 0))).collect();
     for row in rows {
         let account: AccountRef = row.account.parse().map_err(StoreError::corrupt)?;

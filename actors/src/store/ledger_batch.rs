@@ -16,6 +16,7 @@ use sea_orm::{
     Statement, Value,
 };
 
+use super::chunks::statement_chunks;
 use super::entities::{
     ledger_accounts as accounts, ledger_refunds as refunds, ledger_transfers as transfers,
 };
@@ -49,14 +50,16 @@ pub(super) async fn commit(
     groups: &[Vec<TransferSpec>],
 ) -> Result<Option<Vec<GroupOutcome>>, StoreError> {
     let txn = store.begin_write().await?;
+    let backend = txn.get_database_backend();
     let keys: Vec<&str> = groups.iter().map(|g| g[0].key.as_str()).collect();
-    let existing: HashMap<String, transfers::Model> = transfers::Entity::find()
-        .filter(transfers::Column::IdempotencyKey.is_in(keys))
-        .all(&txn)
-        .await?
-        .into_iter()
-        .map(|m| (m.idempotency_key.clone(), m))
-        .collect();
+    let mut existing: HashMap<String, transfers::Model> = HashMap::new();
+    for chunk in statement_chunks(backend, &keys) {
+        let rows = transfers::Entity::find()
+            .filter(transfers::Column::IdempotencyKey.is_in(chunk.iter().copied()))
+            .all(&txn)
+            .await?;
+        existing.extend(rows.into_iter().map(|m| (m.idempotency_key.clone(), m)));
+    }
     let now = Utc::now();
     let mut outcomes = Vec::with_capacity(groups.len());
     let mut fresh: Vec<Transfer> = Vec::with_capacity(groups.len());
@@ -97,18 +100,24 @@ pub(super) async fn commit(
         txn.commit().await?;
         return Ok(Some(outcomes));
     }
-    accounts::Entity::insert_many(deltas.keys().map(|a| account_row(*a)))
-        .on_conflict_do_nothing_on([accounts::Column::Account])
-        .exec(&txn)
-        .await?;
-    let moved = apply_deltas(&txn, &deltas).await?;
+    let deltas: Vec<(AccountRef, Delta)> = deltas.into_iter().collect();
+    let mut moved = 0;
+    for chunk in statement_chunks(backend, &deltas) {
+        accounts::Entity::insert_many(chunk.iter().map(|(a, _)| account_row(*a)))
+            .on_conflict_do_nothing_on([accounts::Column::Account])
+            .exec(&txn)
+            .await?;
+        moved += apply_deltas(&txn, chunk).await?;
+    }
     if moved != deltas.len() as u64 {
         txn.rollback().await?;
         return Ok(None);
     }
-    transfers::Entity::insert_many(fresh.iter().map(transfer_row))
-        .exec(&txn)
-        .await?;
+    for chunk in statement_chunks(backend, &fresh) {
+        transfers::Entity::insert_many(chunk.iter().map(transfer_row))
+            .exec(&txn)
+            .await?;
+    }
     let charges: Vec<refunds::ActiveModel> = fresh
         .iter()
         .filter(|t| t.spec.reason == Reason::Charge && t.spec.phase == Phase::Posted)
@@ -118,8 +127,10 @@ pub(super) async fn commit(
             refunded: sea_orm::ActiveValue::Set(0),
         })
         .collect();
-    if !charges.is_empty() {
-        refunds::Entity::insert_many(charges).exec(&txn).await?;
+    for chunk in statement_chunks(backend, &charges) {
+        refunds::Entity::insert_many(chunk.to_vec())
+            .exec(&txn)
+            .await?;
     }
     let touched = fresh
         .iter()
@@ -135,7 +146,7 @@ pub(super) async fn commit(
 /// covered (counting only what they had before this batch). Returns the rows moved.
 async fn apply_deltas(
     txn: &DatabaseTransaction,
-    deltas: &BTreeMap<AccountRef, Delta>,
+    deltas: &[(AccountRef, Delta)],
 ) -> Result<u64, StoreError> {
     let backend = txn.get_database_backend();
     let mut values: Vec<Value> = Vec::with_capacity(deltas.len() * 6);

@@ -2,6 +2,7 @@
 //! Architecture invariant: sea-orm types never leave this module.
 
 mod announcements;
+mod chunks;
 mod entities;
 mod error;
 mod ledger;

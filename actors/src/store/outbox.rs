@@ -12,6 +12,7 @@ use sea_orm::{
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 
+use super::chunks::statement_chunks;
 use super::entities::{outbox, outbox_meta};
 use super::{Store, StoreError};
 use crate::bus::Delivery;
@@ -67,7 +68,11 @@ impl<'a> Outbox<'a> {
             .iter()
             .map(|e| row(e, now))
             .collect::<Result<Vec<_>, _>>()?;
-        outbox::Entity::insert_many(rows).exec(conn).await?;
+        for chunk in statement_chunks(conn.get_database_backend(), &rows) {
+            outbox::Entity::insert_many(chunk.to_vec())
+                .exec(conn)
+                .await?;
+        }
         Ok(())
     }
 
