@@ -6,17 +6,13 @@
 //!
 //! Run: `make bench` or `cargo bench -p medrt-actors --bench ledger -- [--seconds 3] [--clients 1,16,256]`.
 
-use std::sync::Arc;
+#[path = "../tests/support/mod.rs"]
+mod support;
+
 use std::time::{Duration, Instant};
 
-use medrt_actors::bus::MemoryBus;
-use medrt_actors::cache::MemoryCache;
 use medrt_actors::ledger::LedgerService;
-use medrt_actors::platform::Platform;
-use medrt_actors::relay::RelaySettings;
-use medrt_actors::root::RootArgs;
-use medrt_actors::session::SessionLimits;
-use medrt_actors::store::{DatabaseSettings, GroupOutcome, Store};
+use medrt_actors::store::GroupOutcome;
 use medrt_domain::ids::UserId;
 use medrt_domain::ledger::{
     AccountRef, Amount, IdempotencyKey, Phase, PointKind, Reason, SystemAccount, TransferSpec,
@@ -55,45 +51,6 @@ fn spend(user: UserId, key: String) -> TransferSpec {
     }
 }
 
-async fn database(url: &str) -> Store {
-    let settings = DatabaseSettings {
-        url: url.to_owned(),
-        max_connections: 32,
-        min_connections: 1,
-        connect_timeout_ms: 5000,
-        acquire_timeout_ms: 30_000,
-        sqlite_busy_timeout_ms: 30_000,
-    };
-    let store = Store::connect(&settings).await.expect("database");
-    store.migrate().await.expect("migrations");
-    store
-}
-
-async fn platform(store: &Store) -> Platform {
-    Platform::start(RootArgs {
-        node_id: "bench".into(),
-        store: store.clone(),
-        bus: Arc::new(MemoryBus::new(1 << 16)),
-        cache: Arc::new(MemoryCache::default()),
-        limits: SessionLimits {
-            topics_max: 8,
-            replay_max: 10,
-        },
-        sessions_per_user_max: 4,
-        presence_ttl: Duration::from_secs(30),
-        relay: RelaySettings {
-            enabled: true,
-            batch_max: 1024,
-            poll_interval_ms: 1000,
-            retention_secs: 3600,
-            prune_interval_secs: 3600,
-        },
-        ledger_batch_max: 1024,
-    })
-    .await
-    .expect("platform")
-}
-
 async fn run(
     database_name: &'static str,
     url: &str,
@@ -101,8 +58,8 @@ async fn run(
     clients: usize,
     seconds: f64,
 ) -> Row {
-    let store = database(url).await;
-    let node = platform(&store).await;
+    let store = support::open_store(url).await;
+    let node = support::start_node(&store, 1024).await;
     let ledger: LedgerService = node.ledger().await.expect("ledger");
     let users: Vec<UserId> = (0..clients).map(|_| UserId::generate()).collect();
     for (i, user) in users.iter().enumerate() {
@@ -220,9 +177,7 @@ async fn main() {
     let mut rows = Vec::new();
     for &clients in &clients_list {
         for path in [Path::Actors, Path::Naive] {
-            let dir =
-                std::env::temp_dir().join(format!("medrt-bench-{}", uuid::Uuid::new_v4().simple()));
-            let url = format!("sqlite://{}?mode=rwc", dir.join("ledger.db").display());
+            let url = support::sqlite_url("bench");
             rows.push(run("SQLite", &url, path, clients, seconds).await);
             eprintln!("  sqlite {clients} clients done");
             if let Some(admin) = &postgres {

@@ -1,17 +1,13 @@
 //! The charging API other capabilities call: charge by task type, refund by reference,
 //! and two-phase holds, against a real database.
 
-use std::sync::Arc;
+mod support;
+
 use std::time::Duration;
 
-use medrt_actors::bus::MemoryBus;
-use medrt_actors::cache::MemoryCache;
 use medrt_actors::ledger::LedgerFailure;
 use medrt_actors::platform::Platform;
-use medrt_actors::relay::RelaySettings;
-use medrt_actors::root::RootArgs;
-use medrt_actors::session::SessionLimits;
-use medrt_actors::store::{DatabaseSettings, Store};
+use medrt_actors::store::Store;
 use medrt_domain::ids::UserId;
 use medrt_domain::ledger::{AccountRef, Amount, IdempotencyKey, LedgerError, PointKind, Reference};
 
@@ -24,42 +20,8 @@ fn points(n: i64) -> Amount {
 }
 
 async fn platform() -> (Platform, Store) {
-    let dir =
-        std::env::temp_dir().join(format!("medrt-charging-{}", uuid::Uuid::new_v4().simple()));
-    let store = Store::connect(&DatabaseSettings {
-        url: format!("sqlite://{}?mode=rwc", dir.join("ledger.db").display()),
-        max_connections: 4,
-        min_connections: 1,
-        connect_timeout_ms: 5000,
-        acquire_timeout_ms: 5000,
-        sqlite_busy_timeout_ms: 5000,
-    })
-    .await
-    .unwrap();
-    store.migrate().await.unwrap();
-    let platform = Platform::start(RootArgs {
-        node_id: "charging".into(),
-        store: store.clone(),
-        bus: Arc::new(MemoryBus::new(64)),
-        cache: Arc::new(MemoryCache::default()),
-        limits: SessionLimits {
-            topics_max: 4,
-            replay_max: 10,
-        },
-        sessions_per_user_max: 2,
-        presence_ttl: Duration::from_secs(30),
-        relay: RelaySettings {
-            enabled: true,
-            batch_max: 64,
-            poll_interval_ms: 1000,
-            retention_secs: 60,
-            prune_interval_secs: 60,
-        },
-        ledger_batch_max: 64,
-    })
-    .await
-    .unwrap();
-    (platform, store)
+    let store = support::open_store(&support::sqlite_url("charging")).await;
+    (support::start_node(&store, 64).await, store)
 }
 
 async fn available(store: &Store, user: UserId) -> i128 {

@@ -5,19 +5,13 @@
 //! match, and the database's books must balance. A failure prints its seed;
 //! `MEDRT_SIM_SEED=<n>` replays just that one.
 
+mod support;
+
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use medrt_actors::bus::MemoryBus;
-use medrt_actors::cache::MemoryCache;
 use medrt_actors::ledger::{LedgerFailure, LedgerService};
-use medrt_actors::platform::Platform;
-use medrt_actors::relay::RelaySettings;
-use medrt_actors::root::RootArgs;
-use medrt_actors::session::SessionLimits;
-use medrt_actors::store::{DatabaseSettings, Store};
 use medrt_domain::ids::UserId;
 use medrt_domain::ledger::book::Applied;
 use medrt_domain::ledger::{
@@ -45,52 +39,6 @@ impl Rng {
     }
 }
 
-async fn start(store: &Store) -> Platform {
-    Platform::start(RootArgs {
-        node_id: "sim".into(),
-        store: store.clone(),
-        bus: Arc::new(MemoryBus::new(1024)),
-        cache: Arc::new(MemoryCache::default()),
-        limits: SessionLimits {
-            topics_max: 8,
-            replay_max: 10,
-        },
-        sessions_per_user_max: 4,
-        presence_ttl: Duration::from_secs(30),
-        relay: RelaySettings {
-            enabled: true,
-            batch_max: 64,
-            poll_interval_ms: 1000,
-            retention_secs: 3600,
-            prune_interval_secs: 3600,
-        },
-        ledger_batch_max: 64,
-    })
-    .await
-    .expect("platform starts")
-}
-
-fn fresh_database(seed: u64) -> DatabaseSettings {
-    let dir = std::env::temp_dir().join(format!(
-        "medrt-sim-{}-{seed}",
-        uuid::Uuid::new_v4().simple()
-    ));
-    DatabaseSettings {
-        url: format!("sqlite://{}?mode=rwc", dir.join("ledger.db").display()),
-        max_connections: 4,
-        min_connections: 1,
-        connect_timeout_ms: 5000,
-        acquire_timeout_ms: 5000,
-        sqlite_busy_timeout_ms: 5000,
-    }
-}
-
-async fn open(settings: &DatabaseSettings) -> Store {
-    let store = Store::connect(settings).await.expect("store");
-    store.migrate().await.expect("migrations");
-    store
-}
-
 /// Users must exist for the foreign keys of other tables; the ledger itself only needs ids.
 fn users() -> Vec<UserId> {
     (0..USERS).map(|_| UserId::generate()).collect()
@@ -98,9 +46,9 @@ fn users() -> Vec<UserId> {
 
 async fn run_seed(seed: u64) -> Result<(), String> {
     let mut rng = Rng(seed);
-    let database = fresh_database(seed);
-    let mut store = open(&database).await;
-    let mut platform = start(&store).await;
+    let database = support::sqlite_url(&format!("sim-{seed}"));
+    let mut store = support::open_store(&database).await;
+    let mut platform = support::start_node(&store, 64).await;
     let mut ledger: LedgerService = platform.ledger().await.map_err(|e| e.to_string())?;
     let mut book = Book::default();
     let users = users();
@@ -178,8 +126,8 @@ async fn run_seed(seed: u64) -> Result<(), String> {
             8 => {
                 // Restart the node: a new pool, actors re-created from the database.
                 platform.shutdown(Duration::from_secs(1)).await;
-                store = open(&database).await;
-                platform = start(&store).await;
+                store = support::open_store(&database).await;
+                platform = support::start_node(&store, 64).await;
                 ledger = platform.ledger().await.map_err(|e| e.to_string())?;
                 continue;
             }
