@@ -112,8 +112,9 @@ impl Actor for SessionSupervisor {
                 for child in myself.get_children() {
                     let _ = child.send_message(SessionMsg::Shutdown);
                 }
-                // Children end on their own; the caller waits on the gauge of open
-                // sessions rather than blocking this actor's supervision events.
+                // Children end on their own; a separate task watches for that so this
+                // actor keeps handling their supervision events (and the hub clean-up)
+                // meanwhile.
                 tokio::spawn(async move {
                     let deadline = tokio::time::Instant::now() + grace;
                     while !myself.get_children().is_empty()
