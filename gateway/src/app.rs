@@ -16,6 +16,7 @@ use medrt_actors::session::SessionLimits;
 use medrt_actors::store::{Store, StoreError};
 use medrt_actors::{bus, cache};
 use medrt_domain::account::{Password, Username};
+use medrt_inference::Inference;
 use tokio::net::TcpListener;
 use tower_http::request_id::{
     MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
@@ -68,6 +69,8 @@ pub enum StartError {
     Passwords(String),
     #[error("storage directory {0}: {1}")]
     Storage(String, std::io::Error),
+    #[error("inference: {0}")]
+    Inference(#[from] medrt_inference::StartupError),
     #[error("cannot listen on {0}: {1}")]
     Bind(SocketAddr, std::io::Error),
 }
@@ -85,6 +88,8 @@ impl Application {
     ) -> Result<Self, StartError> {
         // First, so that what the actors count from their first moment is recorded.
         let metrics = http_metrics::recorder();
+        // Models next: a missing library or model stops startup before anything is touched.
+        let inference = Arc::new(Inference::start(&settings.inference).await?);
         let store = Store::connect(&settings.database.pool).await?;
         if settings.database.migrate_on_start {
             store.migrate().await?;
@@ -127,6 +132,7 @@ impl Application {
         .await?;
         let state = AppState::new(AppInner {
             platform,
+            inference,
             tokens: Tokens::new(&auth.jwt_secret, Duration::from_secs(auth.token_ttl_secs)),
             passwords,
             login_limiter: LoginLimiter::new(
@@ -176,6 +182,7 @@ impl Application {
             .await;
         let grace = Duration::from_millis(self.state.settings.server.shutdown_grace_ms);
         self.state.platform.shutdown(grace).await;
+        self.state.inference.stop().await;
         tracing::info!("medrt stopped");
         served
     }

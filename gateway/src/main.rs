@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use medrt_actors::store::Store;
 use medrt_gateway::{Application, BootstrapAdmin, Settings, telemetry};
+use medrt_inference::{Inference, ModelKind};
 
 #[derive(Parser)]
 #[command(
@@ -35,6 +36,20 @@ enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Print the embeddings of the given texts as JSON (one object per text).
+    Embed {
+        /// Which text model (default: the first configured).
+        #[arg(long)]
+        model: Option<String>,
+        #[arg(required = true)]
+        texts: Vec<String>,
+    },
+    /// Load the configured models and list them with their provider and settings.
+    Models {
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -43,7 +58,12 @@ fn main() -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(&e.to_string()),
     };
-    telemetry::init(settings.log.format, &settings.log.filter, std::io::stdout);
+    // The model commands print their results on stdout; their logs go to stderr.
+    if matches!(cli.command, Command::Serve | Command::Migrate) {
+        telemetry::init(settings.log.format, &settings.log.filter, std::io::stdout);
+    } else {
+        telemetry::init(settings.log.format, &settings.log.filter, std::io::stderr);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -55,6 +75,8 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve => serve(settings).await,
             Command::Migrate => migrate(settings).await,
+            Command::Embed { model, texts } => embed(settings, model, texts).await,
+            Command::Models { json } => models(settings, json).await,
         }
     });
     match outcome {
@@ -92,6 +114,73 @@ async fn migrate(settings: Settings) -> Result<(), String> {
     store.migrate().await.map_err(|e| e.to_string())?;
     println!("medrt: migrations applied ({})", store.backend_name());
     store.close().await;
+    Ok(())
+}
+
+async fn embed(
+    settings: Settings,
+    model: Option<String>,
+    texts: Vec<String>,
+) -> Result<(), String> {
+    let inference = Inference::start(&settings.inference)
+        .await
+        .map_err(|e| e.to_string())?;
+    let result = async {
+        let embedder = inference
+            .text(model.as_deref())
+            .map_err(|e| e.to_string())?;
+        let vectors = embedder
+            .embed_all(&texts)
+            .await
+            .map_err(|e| e.to_string())?;
+        let out: Vec<_> = texts
+            .iter()
+            .zip(vectors)
+            .map(|(text, embedding)| serde_json::json!({ "text": text, "embedding": embedding }))
+            .collect();
+        serde_json::to_string(&out).map_err(|e| e.to_string())
+    }
+    .await;
+    inference.stop().await;
+    println!("{}", result?);
+    Ok(())
+}
+
+async fn models(settings: Settings, json: bool) -> Result<(), String> {
+    let inference = Inference::start(&settings.inference)
+        .await
+        .map_err(|e| e.to_string())?;
+    let models = inference.describe();
+    inference.stop().await;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&models).map_err(|e| e.to_string())?
+        );
+        return Ok(());
+    }
+    println!(
+        "{:<16} {:<15} {:<9} {:>7} {:>7} {:>9} {:>8} {:>9}  file",
+        "name", "kind", "provider", "workers", "threads", "max_batch", "delay_ms", "queue_max"
+    );
+    for m in models {
+        let kind = match m.kind {
+            ModelKind::TextEmbedding => "text_embedding",
+            ModelKind::Segmentation => "segmentation",
+        };
+        println!(
+            "{:<16} {:<15} {:<9} {:>7} {:>7} {:>9} {:>8} {:>9}  {}",
+            m.name,
+            kind,
+            m.provider.to_string(),
+            m.workers,
+            m.intra_threads,
+            m.max_batch,
+            m.max_delay_ms,
+            m.queue_max,
+            m.file.display()
+        );
+    }
     Ok(())
 }
 

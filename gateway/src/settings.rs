@@ -12,6 +12,7 @@ use medrt_actors::bus::BusSettings;
 use medrt_actors::cache::CacheSettings;
 use medrt_actors::relay::RelaySettings;
 use medrt_actors::store::DatabaseSettings;
+use medrt_inference::InferenceSettings;
 use serde::Deserialize;
 
 /// The secret shipped in `config/default.toml`, refused in production.
@@ -28,6 +29,7 @@ pub struct Settings {
     pub ws: WsSettings,
     pub outbox: RelaySettings,
     pub ledger: LedgerSettings,
+    pub inference: InferenceSettings,
     pub node: NodeSettings,
     pub log: LogSettings,
     pub testing: TestingSettings,

@@ -2,6 +2,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use medrt_actors::platform::Platform;
+use medrt_inference::Inference;
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::auth::{LoginLimiter, Passwords, Tokens};
@@ -13,6 +14,8 @@ pub struct AppState(Arc<AppInner>);
 
 pub struct AppInner {
     pub platform: Platform,
+    /// Every configured model's pool (the chatbot and imaging run through it).
+    pub inference: Arc<Inference>,
     pub tokens: Tokens,
     pub passwords: Passwords,
     pub login_limiter: LoginLimiter,

@@ -54,6 +54,10 @@ pub struct ModelSpec {
     pub max_delay_ms: u64,
     #[serde(default = "queue_max")]
     pub queue_max: usize,
+    /// Let ONNX Runtime's threads spin between runs. Off by default: on a small machine
+    /// spinning threads starve the callers that would fill the next batch.
+    #[serde(default)]
+    pub intra_op_spinning: bool,
     /// Longer texts are cut to this many tokens (text models only).
     #[serde(default = "max_tokens")]
     pub max_tokens: usize,

@@ -95,6 +95,8 @@ impl OrtRuntime {
             .with_intra_threads(spec.intra_threads)
             .map_err(|e| failed(e.to_string()))?
             .with_inter_threads(1)
+            .map_err(|e| failed(e.to_string()))?
+            .with_intra_op_spinning(spec.intra_op_spinning)
             .map_err(|e| failed(e.to_string()))?;
         let mut builder = match provider {
             ExecutionProvider::Cpu => builder,

@@ -11,6 +11,7 @@ use std::time::Duration;
 use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
 use tokio::time::Instant;
 
+use super::alarm::Alarm;
 use super::meters::Meters;
 use super::model::{Model, ModelFactory};
 use super::request::Request;
@@ -56,7 +57,7 @@ pub(crate) struct BatcherState<F: ModelFactory> {
     idle: Vec<ActorRef<WorkerMsg<F::Model>>>,
     workers: Vec<ActorRef<WorkerMsg<F::Model>>>,
     next_index: usize,
-    tick_at: Option<Instant>,
+    alarm: Alarm,
 }
 
 impl<F: ModelFactory> Actor for BatcherActor<F> {
@@ -66,16 +67,19 @@ impl<F: ModelFactory> Actor for BatcherActor<F> {
 
     async fn pre_start(
         &self,
-        _myself: ActorRef<Self::Msg>,
+        myself: ActorRef<Self::Msg>,
         args: BatcherArgs<F>,
     ) -> Result<BatcherState<F>, ActorProcessingErr> {
+        let alarm = Alarm::start(format!("batch-{}", args.model), move || {
+            myself.cast(BatcherMsg::Tick).is_ok()
+        })?;
         Ok(BatcherState {
             args,
             queue: VecDeque::new(),
             idle: Vec::new(),
             workers: Vec::new(),
             next_index: 0,
-            tick_at: None,
+            alarm,
         })
     }
 
@@ -104,9 +108,9 @@ impl<F: ModelFactory> Actor for BatcherActor<F> {
                 state.idle.push(worker);
             }
             BatcherMsg::Rebuild => rebuild(&myself, state),
-            BatcherMsg::Tick => state.tick_at = None,
+            BatcherMsg::Tick => {}
         }
-        pump(&myself, state);
+        pump(state);
         Ok(())
     }
 
@@ -200,7 +204,7 @@ fn rebuild<F: ModelFactory>(myself: &ActorRef<BatcherMsg<F::Model>>, state: &mut
 
 /// Drops expired requests, then dispatches as many batches as the policy allows and
 /// idle workers can take; otherwise arranges to look again when the oldest is due.
-fn pump<F: ModelFactory>(myself: &ActorRef<BatcherMsg<F::Model>>, state: &mut BatcherState<F>) {
+fn pump<F: ModelFactory>(state: &mut BatcherState<F>) {
     let now = Instant::now();
     if state.queue.iter().any(|r| r.expired(now)) {
         let model = state.args.model.clone();
@@ -234,11 +238,7 @@ fn pump<F: ModelFactory>(myself: &ActorRef<BatcherMsg<F::Model>>, state: &mut Ba
                 }
             }
             Decision::Wait(after) => {
-                let due = now + after;
-                if state.tick_at.is_none_or(|t| t > due) {
-                    state.tick_at = Some(due);
-                    myself.send_after(after, || BatcherMsg::Tick);
-                }
+                state.alarm.set((now + after).into_std());
                 break;
             }
             Decision::Idle => break,

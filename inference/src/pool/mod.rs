@@ -6,6 +6,7 @@
 //! - `batcher`: queue, batching, backpressure, deadlines, worker supervision.
 //! - `worker`: one model instance on a dedicated OS thread.
 
+mod alarm;
 mod batcher;
 mod meters;
 pub mod model;

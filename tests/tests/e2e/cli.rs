@@ -4,12 +4,16 @@ use medrt_tests::TestBackend;
 use medrt_tests::process::medrt_binary;
 
 fn medrt(args: &[&str], env: &[(&str, String)]) -> std::process::Output {
+    let config = medrt_tests::app::config_dir();
     let mut command = Command::new(medrt_binary());
+    // From the project root, as `make run` does, so the default model paths resolve.
     command
         .args(args)
-        .env("MEDRT_CONFIG_DIR", medrt_tests::app::config_dir());
+        .current_dir(config.parent().expect("config/ sits in the project"))
+        .env("MEDRT_CONFIG_DIR", &config);
     for key in [
         "MEDRT_ENV",
+        "ORT_DYLIB_PATH",
         "MEDRT__AUTH__JWT_SECRET",
         "MEDRT__BUS__URL",
         "MEDRT__DATABASE__URL",
@@ -87,4 +91,103 @@ async fn migrate_applies_the_schema_and_exits() {
         .status
         .success()
     );
+}
+
+fn cosine(a: &[f64], b: &[f64]) -> f64 {
+    let dot: f64 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    dot / (a.iter().map(|x| x * x).sum::<f64>().sqrt()
+        * b.iter().map(|x| x * x).sum::<f64>().sqrt())
+}
+
+#[test]
+fn embed_prints_one_normalised_vector_per_text_as_json() {
+    let out = medrt(
+        &[
+            "embed",
+            "头痛发烧",
+            "headache and fever",
+            "the stock market fell",
+        ],
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed: Vec<serde_json::Value> =
+        serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(printed.len(), 3);
+    assert_eq!(printed[1]["text"], "headache and fever");
+    let vectors: Vec<Vec<f64>> = printed
+        .iter()
+        .map(|p| {
+            p["embedding"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap())
+                .collect()
+        })
+        .collect();
+    assert!(vectors.iter().all(|v| v.len() == 512));
+    let norm = vectors[0].iter().map(|x| x * x).sum::<f64>().sqrt();
+    assert!((norm - 1.0).abs() < 1e-3, "{norm}");
+    let (translation, unrelated) = (
+        cosine(&vectors[0], &vectors[1]),
+        cosine(&vectors[0], &vectors[2]),
+    );
+    assert!(
+        translation > unrelated + 0.3,
+        "{translation} vs {unrelated}"
+    );
+}
+
+#[test]
+fn models_lists_each_loaded_model_with_its_provider_and_batching() {
+    let out = medrt(&["models", "--json"], &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let models: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let text = models
+        .iter()
+        .find(|m| m["kind"] == "text_embedding")
+        .expect("a text model");
+    let seg = models
+        .iter()
+        .find(|m| m["kind"] == "segmentation")
+        .expect("a segmentation model");
+    assert_eq!(text["provider"], "cpu");
+    assert!(text["max_batch"].as_u64().unwrap() > 1);
+    assert_eq!(
+        seg["labels"],
+        serde_json::json!(["background", "skin", "bone"])
+    );
+
+    let table = medrt(&["models"], &[]);
+    let table = String::from_utf8(table.stdout).unwrap();
+    assert!(
+        table.lines().count() == 3 && table.contains("text_embedding"),
+        "{table}"
+    );
+}
+
+#[test]
+fn a_missing_onnx_runtime_library_stops_startup_with_one_clear_line() {
+    for command in [&["models"][..], &["serve"][..]] {
+        let out = medrt(
+            command,
+            &[("ORT_DYLIB_PATH", "/nowhere/libonnxruntime.so".into())],
+        );
+        assert!(!out.status.success());
+        let err = String::from_utf8(out.stderr).unwrap();
+        let last = err.trim().lines().last().unwrap_or_default();
+        assert!(
+            last.contains("/nowhere/libonnxruntime.so") && last.contains("make models"),
+            "{err}"
+        );
+    }
 }
