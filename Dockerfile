@@ -18,6 +18,16 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     cargo build --release --locked --bin medrt \
     && cp target/release/medrt /usr/local/bin/medrt
 
+# The models and ONNX Runtime's library, built as `make models` builds them locally.
+FROM python:3.11-slim-bookworm AS models
+WORKDIR /app
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends make \
+    && rm -rf /var/lib/apt/lists/*
+COPY Makefile ./
+COPY models/ models/
+RUN make models
+
 FROM debian:bookworm-slim
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates \
@@ -27,6 +37,7 @@ RUN useradd --system --user-group --uid 10001 --home-dir /app --no-create-home \
 WORKDIR /app
 COPY --from=builder /usr/local/bin/medrt /usr/local/bin/medrt
 COPY config/ /app/config/
+COPY --from=models /app/models/build/ /app/models/build/
 # The storage mount point must exist here: a fresh named volume takes its ownership from it.
 RUN mkdir -p /app/data/storage && chown -R medrt:medrt /app/data
 USER medrt

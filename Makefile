@@ -61,10 +61,11 @@ $(MODELS)/SHA256SUMS: models/requirements.txt models/convert_use.py models/build
 	@echo "== models ready in $(MODELS)"
 
 ## Benchmarks (release build); figures go to README.md § Performance.
-bench:
+bench: models
 	$(CARGO) build --release --bin medrt
 	$(CARGO) bench -p medrt-tests --bench ws_fanout
 	$(CARGO) bench -p medrt-actors --bench ledger
+	$(CARGO) bench -p medrt-inference --bench inference
 
 fmt:
 	$(CARGO) fmt --all

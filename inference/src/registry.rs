@@ -54,9 +54,9 @@ pub struct ModelSpec {
     pub max_delay_ms: u64,
     #[serde(default = "queue_max")]
     pub queue_max: usize,
-    /// Let ONNX Runtime's threads spin between runs. Off by default: on a small machine
-    /// spinning threads starve the callers that would fill the next batch.
-    #[serde(default)]
+    /// Let ONNX Runtime's threads spin-wait between the operators of a run (its
+    /// default; they stop spinning when the run ends either way).
+    #[serde(default = "yes")]
     pub intra_op_spinning: bool,
     /// Longer texts are cut to this many tokens (text models only).
     #[serde(default = "max_tokens")]
@@ -68,6 +68,9 @@ fn cpu() -> ExecutionProvider {
 }
 fn one() -> usize {
     1
+}
+fn yes() -> bool {
+    true
 }
 fn queue_max() -> usize {
     256

@@ -97,6 +97,10 @@ impl OrtRuntime {
             .with_inter_threads(1)
             .map_err(|e| failed(e.to_string()))?
             .with_intra_op_spinning(spec.intra_op_spinning)
+            .map_err(|e| failed(e.to_string()))?
+            // Spin within a run, not between runs: idle spinning threads would take the
+            // CPU from the callers preparing the next batch.
+            .with_config_entry("session.force_spinning_stop", "1")
             .map_err(|e| failed(e.to_string()))?;
         let mut builder = match provider {
             ExecutionProvider::Cpu => builder,

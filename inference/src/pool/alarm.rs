@@ -3,7 +3,11 @@
 //! a thread waiting on a condition variable wakes within tens of microseconds.
 
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// The last stretch before the due time is spun rather than slept: waking a sleeping
+/// thread (on a VM, a halted vCPU) can take longer than that.
+const SPIN: Duration = Duration::from_micros(200);
 
 #[derive(Default)]
 struct Due {
@@ -59,10 +63,16 @@ fn run(shared: &Shared, ring: impl Fn() -> bool) {
             None => wake.wait(state).unwrap_or_else(PoisonError::into_inner),
             Some(at) => {
                 let now = Instant::now();
-                if now < at {
-                    wake.wait_timeout(state, at - now)
+                if now + SPIN < at {
+                    wake.wait_timeout(state, at - now - SPIN)
                         .unwrap_or_else(PoisonError::into_inner)
                         .0
+                } else if now < at {
+                    drop(state);
+                    while Instant::now() < at {
+                        std::hint::spin_loop();
+                    }
+                    due.lock().unwrap_or_else(PoisonError::into_inner)
                 } else {
                     state.at = None;
                     drop(state);
@@ -80,7 +90,6 @@ fn run(shared: &Shared, ring: impl Fn() -> bool) {
 mod tests {
     use super::*;
     use std::sync::mpsc;
-    use std::time::Duration;
 
     #[test]
     fn rings_once_at_the_earliest_time_set_and_stops_when_dropped() {

@@ -37,7 +37,7 @@ pub fn text_spec(name: &str, max_batch: usize, max_delay_ms: u64, queue_max: usi
         max_batch,
         max_delay_ms,
         queue_max,
-        intra_op_spinning: false,
+        intra_op_spinning: true,
         max_tokens: 512,
     }
 }
@@ -56,7 +56,7 @@ pub fn segmentation_spec(name: &str, max_batch: usize, queue_max: usize) -> Mode
         max_batch,
         max_delay_ms: 2,
         queue_max,
-        intra_op_spinning: false,
+        intra_op_spinning: true,
         max_tokens: 512,
     }
 }
