@@ -7,7 +7,7 @@ so the imaging pipeline has a real model with the contract any trained one must 
     output `scores` f32 [N, C, H, W]  per-label scores that sum to 1 per pixel
 
 Steps: HU windowing (clip to [-1024, 3071]), a 3x3 Gaussian smoothing convolution, then
-soft thresholds: background below ~-300 HU (air), skin/soft tissue from ~-300 HU, bone
+soft thresholds: background below -400 HU (air, lung), skin/soft tissue from -400 HU, bone
 from ~300 HU. Channel order is background, skin, bone (the registry's `labels`).
 
 Usage: python models/build_segmentation.py OUT_DIR
@@ -22,7 +22,7 @@ import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
 HU_MIN, HU_MAX = -1024.0, 3071.0
-BODY_HU, BONE_HU = -300.0, 300.0
+BODY_HU, BONE_HU = -400.0, 300.0
 SOFTNESS_HU = 25.0
 GAUSSIAN = np.array([[1, 2, 1], [2, 4, 2], [1, 2, 1]], dtype=np.float32) / 16.0
 LABELS = ["background", "skin", "bone"]

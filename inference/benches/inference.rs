@@ -343,7 +343,10 @@ async fn main() {
             sample.percentile_ms(0.99)
         );
     }
-    let raw_best = [0, 2, 3].map(|i| samples[i].per_sec()).into_iter().fold(0.0, f64::max);
+    let raw_best = [0, 2, 3]
+        .map(|i| samples[i].per_sec())
+        .into_iter()
+        .fold(0.0, f64::max);
     let (batched_64, unbatched_64) = (samples[6].per_sec(), samples[9].per_sec());
     println!(
         "\npool at 64 callers: {:.0}% of raw best-batch throughput (goal ≥ 90%), {:.2}× the unbatched pool (goal ≥ 1.7×)",

@@ -11,10 +11,12 @@
 //! - [`pool`]: batcher + workers (ractor), one pool per model.
 //! - [`text`], [`segmentation`]: the models' inputs, outputs and pre/post-processing.
 //! - [`service`]: `Inference`, every configured model by name.
+//! - [`imaging`]: the CT pipeline (ZIP of DICOM → label surfaces as STL).
 //! - [`error`]: startup and per-request errors.
 
 pub mod batching;
 pub mod error;
+pub mod imaging;
 pub mod pool;
 pub mod provider;
 pub mod registry;

@@ -14,12 +14,14 @@ use crate::provider::ExecutionProvider;
 use crate::registry::ModelSpec;
 use crate::runtime::OrtRuntime;
 
-/// One axial slice in HU, row-major, `height × width` values.
+/// One axial slice in HU, row-major, `height × width` values; possibly a plane of a
+/// shared volume, so a series is segmented without copying it slice by slice.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Slice {
     height: usize,
     width: usize,
-    hu: Vec<f32>,
+    data: Arc<Vec<f32>>,
+    start: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -42,11 +44,45 @@ impl Slice {
                 got: hu.len(),
             });
         }
-        Ok(Self { height, width, hu })
+        Ok(Self {
+            height,
+            width,
+            data: Arc::new(hu),
+            start: 0,
+        })
+    }
+
+    /// Plane `index` of a volume of `height × width` planes.
+    pub fn in_volume(
+        volume: Arc<Vec<f32>>,
+        index: usize,
+        height: usize,
+        width: usize,
+    ) -> Result<Self, SliceShapeError> {
+        let expected = height * width;
+        let start = index * expected;
+        if expected == 0 || volume.len() < start + expected {
+            return Err(SliceShapeError {
+                height,
+                width,
+                expected,
+                got: volume.len().saturating_sub(start),
+            });
+        }
+        Ok(Self {
+            height,
+            width,
+            data: volume,
+            start,
+        })
     }
 
     pub fn dims(&self) -> (usize, usize) {
         (self.height, self.width)
+    }
+
+    pub fn hu(&self) -> &[f32] {
+        &self.data[self.start..self.start + self.height * self.width]
     }
 }
 
@@ -66,16 +102,19 @@ impl LabelScores {
 
     /// The best-scoring label of each pixel, row-major.
     pub fn argmax(&self) -> Vec<u8> {
+        let mut out = vec![0; self.height * self.width];
+        self.argmax_into(&mut out);
+        out
+    }
+
+    /// As [`LabelScores::argmax`], into `out` (`height × width` values).
+    pub fn argmax_into(&self, out: &mut [u8]) {
         let plane = self.height * self.width;
-        (0..plane)
-            .map(|p| {
-                (0..self.labels)
-                    .max_by(|&a, &b| {
-                        self.scores[a * plane + p].total_cmp(&self.scores[b * plane + p])
-                    })
-                    .unwrap_or(0) as u8
-            })
-            .collect()
+        for (p, label) in out.iter_mut().enumerate().take(plane) {
+            *label = (0..self.labels)
+                .max_by(|&a, &b| self.scores[a * plane + p].total_cmp(&self.scores[b * plane + p]))
+                .unwrap_or(0) as u8;
+        }
     }
 }
 
@@ -90,7 +129,7 @@ impl SegmentationModel {
         let (height, width) = slices[0].dims();
         let mut hu = Vec::with_capacity(slices.len() * height * width);
         for slice in slices {
-            hu.extend_from_slice(&slice.hu);
+            hu.extend_from_slice(slice.hu());
         }
         let tensor = Tensor::from_array(([slices.len(), 1, height, width], hu))?;
         let outputs = self

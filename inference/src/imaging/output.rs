@@ -1,0 +1,120 @@
+//! What a run leaves in its output folder: one binary STL per label and `summary.json`.
+//! Only those names are written, inside that folder.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::mesh::Mesh;
+use super::series::OtherSeries;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct LabelSummary {
+    pub name: String,
+    pub file: String,
+    pub colour: String,
+    pub opacity: f32,
+    pub triangles: usize,
+    pub area_mm2: f64,
+    pub volume_ml: f64,
+    pub bbox_min_mm: [f32; 3],
+    pub bbox_max_mm: [f32; 3],
+    pub watertight: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct SeriesSummary {
+    pub uid: String,
+    pub slices: usize,
+    pub dims: [usize; 3],
+    pub voxel_mm: [f64; 3],
+    pub others: Vec<OtherSeries>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Rejected {
+    pub file: String,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Serialize, Default)]
+pub struct Timings {
+    pub parse_s: f64,
+    pub volume_s: f64,
+    pub segment_s: f64,
+    pub mesh_s: f64,
+    pub write_s: f64,
+    pub total_s: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Summary {
+    pub series: SeriesSummary,
+    pub dicom_files: usize,
+    pub skipped_non_dicom: Vec<String>,
+    pub rejected: Vec<Rejected>,
+    pub labels: Vec<LabelSummary>,
+    pub timings: Timings,
+}
+
+/// Display defaults for the labels we know.
+pub fn appearance(label: &str) -> (&'static str, f32) {
+    match label {
+        "skin" => ("#e8b796", 0.35),
+        "bone" => ("#f2ecd9", 1.0),
+        _ => ("#9aa5b1", 0.8),
+    }
+}
+
+/// `label` as a file name: letters, digits, `-` and `_` only.
+pub fn file_name(label: &str) -> String {
+    let safe: String = label
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{safe}.stl")
+}
+
+pub fn write_stl(path: &Path, mesh: &Mesh) -> std::io::Result<()> {
+    let v = |i: u32| {
+        let p = mesh.vertices[i as usize];
+        stl_io::Vertex::new(p)
+    };
+    let triangles = mesh.triangles.iter().map(|&[a, b, c]| {
+        let [p, q, r] = [a, b, c].map(|i| mesh.vertices[i as usize]);
+        let (u, w) = (
+            [0, 1, 2].map(|k| q[k] - p[k]),
+            [0, 1, 2].map(|k| r[k] - p[k]),
+        );
+        let n = [
+            u[1] * w[2] - u[2] * w[1],
+            u[2] * w[0] - u[0] * w[2],
+            u[0] * w[1] - u[1] * w[0],
+        ];
+        let len = (n[0] * n[0] + n[1] * n[1] + n[2] * n[2])
+            .sqrt()
+            .max(f32::MIN_POSITIVE);
+        stl_io::Triangle {
+            normal: stl_io::Normal::new(n.map(|x| x / len)),
+            vertices: [v(a), v(b), v(c)],
+        }
+    });
+    let mut out = BufWriter::new(File::create(path)?);
+    stl_io::write_stl(&mut out, triangles)?;
+    Ok(())
+}
+
+pub fn write_summary(dir: &Path, summary: &Summary) -> std::io::Result<PathBuf> {
+    let path = dir.join("summary.json");
+    let text = serde_json::to_vec_pretty(summary).map_err(std::io::Error::other)?;
+    std::fs::write(&path, text)?;
+    Ok(path)
+}
