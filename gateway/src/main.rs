@@ -2,10 +2,14 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
 use medrt_actors::store::Store;
 use medrt_gateway::{Application, BootstrapAdmin, Settings, telemetry};
+use medrt_inference::imaging::phantom::Phantom;
+use medrt_inference::imaging::pipeline::{self, AnalyzeOptions, Cancel, Progress, Report, Stage};
 use medrt_inference::{Inference, ModelKind};
 
 #[derive(Parser)]
@@ -44,6 +48,34 @@ enum Command {
         #[arg(required = true)]
         texts: Vec<String>,
     },
+    /// Turn a ZIP of CT DICOM into one STL surface per label plus summary.json.
+    Analyze {
+        /// The study: a ZIP of DICOM files (folders inside are fine).
+        zip: PathBuf,
+        /// Folder for the STL files and summary.json.
+        #[arg(long)]
+        out: PathBuf,
+        /// Labels to build, comma-separated (default: every label but background).
+        #[arg(long, value_delimiter = ',')]
+        labels: Vec<String>,
+        /// Taubin smoothing iterations.
+        #[arg(long, default_value_t = 0)]
+        smooth: usize,
+    },
+    /// Write a synthetic CT study (a phantom with known volumes) as a ZIP of DICOM.
+    Phantom {
+        /// Where to write the ZIP.
+        out: PathBuf,
+        /// Columns x rows x slices.
+        #[arg(long, default_value = "64x64x32")]
+        size: String,
+        /// In-plane pixel spacing (mm).
+        #[arg(long, default_value_t = 4.0)]
+        pixel_mm: f64,
+        /// Slice spacing (mm).
+        #[arg(long, default_value_t = 4.0)]
+        slice_mm: f64,
+    },
     /// Load the configured models and list them with their provider and settings.
     Models {
         /// JSON instead of a table.
@@ -77,6 +109,18 @@ fn main() -> ExitCode {
             Command::Migrate => migrate(settings).await,
             Command::Embed { model, texts } => embed(settings, model, texts).await,
             Command::Models { json } => models(settings, json).await,
+            Command::Phantom {
+                out,
+                size,
+                pixel_mm,
+                slice_mm,
+            } => phantom(out, &size, pixel_mm, slice_mm),
+            Command::Analyze {
+                zip,
+                out,
+                labels,
+                smooth,
+            } => analyze(settings, zip, out, labels, smooth).await,
         }
     });
     match outcome {
@@ -181,6 +225,135 @@ async fn models(settings: Settings, json: bool) -> Result<(), String> {
             m.file.display()
         );
     }
+    Ok(())
+}
+
+fn phantom(out: PathBuf, size: &str, pixel_mm: f64, slice_mm: f64) -> Result<(), String> {
+    let dims: Vec<usize> = size.split('x').filter_map(|d| d.parse().ok()).collect();
+    let [columns, rows, slices] = dims[..] else {
+        return Err(format!(
+            "--size {size:?}: expected COLUMNSxROWSxSLICES, e.g. 512x512x200"
+        ));
+    };
+    if columns < 8 || rows < 8 || slices < 4 || columns > 4096 || rows > 4096 || slices > 4096 {
+        return Err(format!(
+            "--size {size}: each side must be 8..4096 (slices 4..4096)"
+        ));
+    }
+    if !(pixel_mm > 0.0 && slice_mm > 0.0) {
+        return Err("spacings must be positive".into());
+    }
+    let phantom = Phantom {
+        columns,
+        rows,
+        slices,
+        pixel_mm,
+        slice_mm,
+    };
+    let bar = ProgressBar::new(slices as u64);
+    let zip = phantom.zip(|k| bar.set_position(k as u64))?;
+    bar.finish_and_clear();
+    std::fs::write(&out, zip).map_err(|e| format!("{}: {e}", out.display()))?;
+    let expected = phantom.expected();
+    println!(
+        "{}: {columns}x{rows}x{slices} CT phantom; exact volumes: skin {:.2} ml, bone {:.2} ml",
+        out.display(),
+        expected.skin_ml,
+        expected.bone_ml
+    );
+    Ok(())
+}
+
+async fn analyze(
+    settings: Settings,
+    zip: PathBuf,
+    out: PathBuf,
+    labels: Vec<String>,
+    smooth: usize,
+) -> Result<(), String> {
+    let options = AnalyzeOptions {
+        labels,
+        smooth,
+        ..AnalyzeOptions::default()
+    };
+    let size = std::fs::metadata(&zip)
+        .map_err(|e| format!("{}: {e}", zip.display()))?
+        .len();
+    if size > options.limits.max_compressed_bytes {
+        return Err(format!(
+            "{}: {size} bytes; the limit is {}",
+            zip.display(),
+            options.limits.max_compressed_bytes
+        ));
+    }
+    let bytes = std::fs::read(&zip).map_err(|e| format!("{}: {e}", zip.display()))?;
+    let inference = Inference::start(&settings.inference)
+        .await
+        .map_err(|e| e.to_string())?;
+    let bar = ProgressBar::new(0).with_style(
+        ProgressStyle::with_template("{msg:>14} [{bar:40}] {pos}/{len} {elapsed}")
+            .map_err(|e| e.to_string())?
+            .progress_chars("=> "),
+    );
+    let shown = bar.clone();
+    let report: Report = Arc::new(move |p: Progress| {
+        let stage = match &p.stage {
+            Stage::Parse => "parse".to_owned(),
+            Stage::Volume => "volume".to_owned(),
+            Stage::Segment => "segment".to_owned(),
+            Stage::Mesh(label) => format!("mesh {label}"),
+            Stage::Write => "write".to_owned(),
+        };
+        shown.set_message(stage);
+        shown.set_length(p.total as u64);
+        shown.set_position(p.done as u64);
+    });
+    let result = match inference.segmentation(None) {
+        Ok(segmenter) => pipeline::analyze(
+            bytes,
+            &out,
+            &options,
+            segmenter,
+            &report,
+            &Cancel::default(),
+        )
+        .await
+        .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    bar.finish_and_clear();
+    inference.stop().await;
+    let summary = result?;
+    println!(
+        "series {} ({} slices, voxel {:.2} × {:.2} × {:.2} mm); {} DICOM file(s), {} skipped, {} rejected",
+        summary.series.uid,
+        summary.series.slices,
+        summary.series.voxel_mm[0],
+        summary.series.voxel_mm[1],
+        summary.series.voxel_mm[2],
+        summary.dicom_files,
+        summary.skipped_non_dicom.len(),
+        summary.rejected.len()
+    );
+    println!(
+        "{:<12} {:>10} {:>12} {:>12}  file",
+        "label", "triangles", "volume ml", "area mm²"
+    );
+    for label in &summary.labels {
+        println!(
+            "{:<12} {:>10} {:>12.1} {:>12.0}  {}",
+            label.name,
+            label.triangles,
+            label.volume_ml,
+            label.area_mm2,
+            out.join(&label.file).display()
+        );
+    }
+    println!(
+        "{:.2} s in all; summary in {}",
+        summary.timings.total_s,
+        out.join("summary.json").display()
+    );
     Ok(())
 }
 

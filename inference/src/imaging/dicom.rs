@@ -14,6 +14,8 @@ use dicom_object::mem::InMemElement;
 use dicom_object::{DefaultDicomObject, InMemDicomObject, OpenFileOptions};
 use dicom_pixeldata::{DecodedPixelData, PixelDecoder, PixelRepresentation};
 
+/// Explicit VR Big Endian (retired, still found in archives).
+const BIG_ENDIAN: &str = "1.2.840.10008.1.2.2";
 /// HU given to padding pixels (PixelPaddingValue): air.
 pub const PADDING_HU: f32 = -1024.0;
 /// Rescale values outside these bounds are a misread file, not a CT.
@@ -227,7 +229,8 @@ impl Image {
             .map_err(|e| DicomError::Decode(e.to_string()))
     }
 
-    fn padding(&self) -> Option<i64> {
+    /// The stored value marking padding pixels, if the file declares one.
+    pub fn padding(&self) -> Option<i64> {
         self.object
             .get(tags::PIXEL_PADDING_VALUE)
             .and_then(|e| e.to_int::<i64>().ok())
@@ -260,6 +263,12 @@ impl Image {
                 data.len(),
                 count * bytes
             )));
+        }
+        // 16-bit big-endian data arrives swapped to native order; 32-bit does not.
+        if bytes == 4 && self.object.meta().transfer_syntax() == BIG_ENDIAN {
+            return Err(DicomError::Decode(
+                "32-bit big-endian pixel data is not supported".into(),
+            ));
         }
         let stored = pixels.bits_stored().clamp(1, 32) as u32;
         let signed = pixels.pixel_representation() == PixelRepresentation::Signed;

@@ -128,7 +128,7 @@ def _empty_record(path: str) -> dict:
     return {
         "path": path, "ok": False, "error": None, "modality": None,
         "transfer_syntax": None, "rows": None, "columns": None, "frames": None,
-        "samples_per_pixel": None, "hu_min": None, "hu_max": None,
+        "samples_per_pixel": None, "padding": None, "hu_min": None, "hu_max": None,
         "hu_mean": None, "slope": None, "intercept": None,
     }
 
@@ -188,6 +188,15 @@ def _fill(rec: dict, path: str) -> None:
 
     if hu.size == 0:
         raise ValueError("empty pixel array")
+    padding = ds.get("PixelPaddingValue")
+    rec["padding"] = _int(padding)
+    if padding is not None:
+        # medrt turns padding into air (-1024 HU); pydicom leaves it as a value. Compare
+        # what both agree on: the pixels that are neither padding nor exactly -1024 HU.
+        stored = np.asarray(arr).reshape(hu.shape)
+        hu = hu[(stored != int(padding)) & (hu != -1024.0)]
+        if hu.size == 0:
+            raise ValueError("only padding")
     rec["hu_min"] = _num(hu.min())
     rec["hu_max"] = _num(hu.max())
     rec["hu_mean"] = _num(hu.mean())
