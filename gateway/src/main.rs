@@ -265,7 +265,7 @@ fn phantom(out: PathBuf, size: &str, pixel_mm: f64, slice_mm: f64) -> Result<(),
 }
 
 async fn analyze(
-    settings: Settings,
+    mut settings: Settings,
     zip: PathBuf,
     out: PathBuf,
     labels: Vec<String>,
@@ -287,6 +287,11 @@ async fn analyze(
         ));
     }
     let bytes = std::fs::read(&zip).map_err(|e| format!("{}: {e}", zip.display()))?;
+    // Only the segmentation model is needed here.
+    settings
+        .inference
+        .models
+        .retain(|m| m.kind == ModelKind::Segmentation);
     let inference = Inference::start(&settings.inference)
         .await
         .map_err(|e| e.to_string())?;

@@ -12,7 +12,7 @@ Stages, each timed with time.perf_counter:
           into a float32 HU volume with each slice's RescaleSlope/Intercept
   segment per slice: clip HU to [-1024, 3071], 3x3 Gaussian [[1,2,1],[2,4,2],
           [1,2,1]]/16 with zeros outside the slice, then label
-          background < -300 <= skin < 300 <= bone
+          background < -400 <= skin < 300 <= bone (the thresholds of models/build_segmentation.py)
   mesh    per label (skin, bone): pad the mask with one voxel of zeros, run
           skimage.measure.marching_cubes(level=0.5, spacing=(dz, dy, dx)),
           move vertices to patient mm, count triangles, surface area (mm^2)
@@ -51,7 +51,7 @@ from stl import Mode as StlMode
 from stl import mesh as stl_mesh
 
 HU_RANGE = (-1024.0, 3071.0)
-SKIN_MIN, BONE_MIN = -300.0, 300.0
+SKIN_MIN, BONE_MIN = -400.0, 300.0
 LABELS = {"skin": 1, "bone": 2}
 KERNEL = np.array([[1, 2, 1], [2, 4, 2], [1, 2, 1]], dtype=np.float32) / 16.0
 

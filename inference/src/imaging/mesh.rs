@@ -246,19 +246,35 @@ impl Mesh {
     }
 
     /// Every edge is shared by exactly two triangles, once in each direction: the
-    /// surface is closed and consistently oriented.
+    /// surface is closed and consistently oriented. Linear time: each vertex's outgoing
+    /// edges are gathered (a handful each), then every edge must have exactly one
+    /// reverse and no twin.
     pub fn is_watertight(&self) -> bool {
-        let mut directed: Vec<(u32, u32)> = self
-            .triangles
-            .iter()
-            .flat_map(|&[a, b, c]| [(a, b), (b, c), (c, a)])
-            .collect();
-        directed.sort_unstable();
-        let unique = directed.windows(2).all(|w| w[0] != w[1]);
-        unique
-            && directed
-                .iter()
-                .all(|&(a, b)| directed.binary_search(&(b, a)).is_ok())
+        let n = self.vertices.len();
+        let mut start = vec![0u32; n + 1];
+        for t in &self.triangles {
+            for &v in t {
+                start[v as usize + 1] += 1;
+            }
+        }
+        for i in 0..n {
+            start[i + 1] += start[i];
+        }
+        let mut fill = start.clone();
+        let mut to = vec![0u32; start[n] as usize];
+        for &[a, b, c] in &self.triangles {
+            for (p, q) in [(a, b), (b, c), (c, a)] {
+                to[fill[p as usize] as usize] = q;
+                fill[p as usize] += 1;
+            }
+        }
+        let out = |v: u32| &to[start[v as usize] as usize..start[v as usize + 1] as usize];
+        (0..n as u32).all(|a| {
+            let edges = out(a);
+            edges.iter().enumerate().all(|(i, &b)| {
+                !edges[i + 1..].contains(&b) && out(b).iter().filter(|&&x| x == a).count() == 1
+            })
+        })
     }
 
     /// Taubin's λ|μ smoothing: a shrinking Laplacian step then an inflating one, so
@@ -377,6 +393,22 @@ mod tests {
                 assert!(mesh.signed_volume() > 0.0);
             }
         }
+    }
+
+    #[test]
+    fn holes_twins_and_flipped_triangles_are_not_watertight() {
+        let (labels, dims) = ball(10, 3.0);
+        let closed = marching_cubes(&labels, dims, 1);
+        assert!(closed.is_watertight());
+        let mut hole = closed.clone();
+        hole.triangles.pop();
+        assert!(!hole.is_watertight());
+        let mut twin = closed.clone();
+        twin.triangles.push(closed.triangles[0]);
+        assert!(!twin.is_watertight());
+        let mut flipped = closed.clone();
+        flipped.triangles[0].swap(1, 2);
+        assert!(!flipped.is_watertight());
     }
 
     #[test]

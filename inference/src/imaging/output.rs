@@ -1,8 +1,6 @@
 //! What a run leaves in its output folder: one binary STL per label and `summary.json`.
 //! Only those names are written, inside that folder.
 
-use std::fs::File;
-use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -83,12 +81,17 @@ pub fn file_name(label: &str) -> String {
     format!("{safe}.stl")
 }
 
-pub fn write_stl(path: &Path, mesh: &Mesh) -> std::io::Result<()> {
-    let v = |i: u32| {
-        let p = mesh.vertices[i as usize];
-        stl_io::Vertex::new(p)
-    };
-    let triangles = mesh.triangles.iter().map(|&[a, b, c]| {
+/// The mesh as a binary STL: 80-byte header, triangle count, then per triangle its unit
+/// normal, three vertices and a zero attribute word (little endian). Written directly:
+/// for meshes of millions of triangles this is several times faster than going through
+/// `stl_io`'s per-triangle writer (the tests read the files back with `stl_io`).
+pub fn stl_bytes(mesh: &Mesh) -> Vec<u8> {
+    let mut out = Vec::with_capacity(84 + 50 * mesh.triangles.len());
+    let mut header = [0u8; 80];
+    header[..22].copy_from_slice(b"medrt binary STL (mm) ");
+    out.extend_from_slice(&header);
+    out.extend_from_slice(&(mesh.triangles.len() as u32).to_le_bytes());
+    for &[a, b, c] in &mesh.triangles {
         let [p, q, r] = [a, b, c].map(|i| mesh.vertices[i as usize]);
         let (u, w) = (
             [0, 1, 2].map(|k| q[k] - p[k]),
@@ -102,14 +105,12 @@ pub fn write_stl(path: &Path, mesh: &Mesh) -> std::io::Result<()> {
         let len = (n[0] * n[0] + n[1] * n[1] + n[2] * n[2])
             .sqrt()
             .max(f32::MIN_POSITIVE);
-        stl_io::Triangle {
-            normal: stl_io::Normal::new(n.map(|x| x / len)),
-            vertices: [v(a), v(b), v(c)],
+        for value in n.map(|x| x / len).iter().chain(&p).chain(&q).chain(&r) {
+            out.extend_from_slice(&value.to_le_bytes());
         }
-    });
-    let mut out = BufWriter::new(File::create(path)?);
-    stl_io::write_stl(&mut out, triangles)?;
-    Ok(())
+        out.extend_from_slice(&[0, 0]);
+    }
+    out
 }
 
 pub fn write_summary(dir: &Path, summary: &Summary) -> std::io::Result<PathBuf> {

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use super::archive::{Archive, ArchiveError, ArchiveLimits, Member};
 use super::dicom::{DicomError, Image, Plane, looks_like_dicom};
-use super::mesh::{Dims, marching_cubes};
+use super::mesh::{Dims, Mesh, marching_cubes};
 use super::output::{self, LabelSummary, Rejected, SeriesSummary, Summary, Timings};
 use super::series::{self, SeriesError};
 use crate::error::InferenceError;
@@ -313,13 +313,15 @@ pub async fn analyze(
                 let mut mesh = marching_cubes(&labels, dims, *index);
                 mesh.smooth_taubin(smooth);
                 let mesh = mesh.into_patient(&geometry);
+                let summary = describe(name, &mesh);
+                let stl = output::stl_bytes(&mesh);
                 let n = done.fetch_add(1, Ordering::Relaxed) + 1;
                 r(Progress {
                     stage: Stage::Mesh(name.clone()),
                     done: n,
                     total: wanted.len(),
                 });
-                Ok((name.clone(), mesh))
+                Ok((summary, stl))
             })
             .collect::<Result<Vec<_>, ImagingError>>()
     })
@@ -330,30 +332,18 @@ pub async fn analyze(
     let clock = Instant::now();
     std::fs::create_dir_all(out)
         .map_err(|e| ImagingError::Output(format!("{}: {e}", out.display())))?;
+    let total = meshes.len() + 1;
     let mut summaries = Vec::with_capacity(meshes.len());
-    for (done, (name, mesh)) in meshes.iter().enumerate() {
-        let file = output::file_name(name);
-        let path = out.join(&file);
-        output::write_stl(&path, mesh)
+    for (done, (summary, stl)) in meshes.into_iter().enumerate() {
+        let path = out.join(&summary.file);
+        tokio::fs::write(&path, stl)
+            .await
             .map_err(|e| ImagingError::Output(format!("{}: {e}", path.display())))?;
-        let (colour, opacity) = output::appearance(name);
-        let (lo, hi) = mesh.bounding_box().unwrap_or_default();
-        summaries.push(LabelSummary {
-            name: name.clone(),
-            file,
-            colour: colour.into(),
-            opacity,
-            triangles: mesh.triangles.len(),
-            area_mm2: mesh.area(),
-            volume_ml: mesh.signed_volume() / 1000.0,
-            bbox_min_mm: lo,
-            bbox_max_mm: hi,
-            watertight: mesh.is_watertight(),
-        });
+        summaries.push(summary);
         report(Progress {
             stage: Stage::Write,
             done: done + 1,
-            total: meshes.len() + 1,
+            total,
         });
     }
     timings.write_s = clock.elapsed().as_secs_f64();
@@ -376,10 +366,27 @@ pub async fn analyze(
         .map_err(|e| ImagingError::Output(format!("summary.json: {e}")))?;
     report(Progress {
         stage: Stage::Write,
-        done: meshes.len() + 1,
-        total: meshes.len() + 1,
+        done: total,
+        total,
     });
     Ok(summary)
+}
+
+fn describe(name: &str, mesh: &Mesh) -> LabelSummary {
+    let (colour, opacity) = output::appearance(name);
+    let (lo, hi) = mesh.bounding_box().unwrap_or_default();
+    LabelSummary {
+        name: name.to_owned(),
+        file: output::file_name(name),
+        colour: colour.into(),
+        opacity,
+        triangles: mesh.triangles.len(),
+        area_mm2: mesh.area(),
+        volume_ml: mesh.signed_volume() / 1000.0,
+        bbox_min_mm: lo,
+        bbox_max_mm: hi,
+        watertight: mesh.is_watertight(),
+    }
 }
 
 fn wanted_labels(

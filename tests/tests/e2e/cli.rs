@@ -191,3 +191,119 @@ fn a_missing_onnx_runtime_library_stops_startup_with_one_clear_line() {
         );
     }
 }
+
+#[test]
+fn analyze_turns_a_phantom_study_into_stl_files_and_a_summary() {
+    let work = std::env::temp_dir().join(format!("medrt-cli-analyze-{}", std::process::id()));
+    std::fs::create_dir_all(&work).unwrap();
+    let zip = work.join("study.zip");
+    let made = medrt(
+        &["phantom", zip.to_str().unwrap(), "--size", "64x64x32"],
+        &[],
+    );
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let out = work.join("out");
+    let ran = medrt(
+        &[
+            "analyze",
+            zip.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--smooth",
+            "5",
+        ],
+        &[],
+    );
+    assert!(
+        ran.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+    let table = String::from_utf8(ran.stdout).unwrap();
+    assert!(table.contains("skin") && table.contains("bone"), "{table}");
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["series"]["slices"], 32);
+    for label in summary["labels"].as_array().unwrap() {
+        assert_eq!(label["watertight"], true, "{label}");
+        let stl = std::fs::metadata(out.join(label["file"].as_str().unwrap())).unwrap();
+        assert_eq!(stl.len(), 84 + 50 * label["triangles"].as_u64().unwrap());
+    }
+    let mut written: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    written.sort();
+    assert_eq!(written, ["bone.stl", "skin.stl", "summary.json"]);
+
+    let only = work.join("only-bone");
+    let bone = medrt(
+        &[
+            "analyze",
+            zip.to_str().unwrap(),
+            "--out",
+            only.to_str().unwrap(),
+            "--labels",
+            "bone",
+        ],
+        &[],
+    );
+    assert!(bone.status.success());
+    assert!(only.join("bone.stl").is_file() && !only.join("skin.stl").exists());
+    std::fs::remove_dir_all(&work).unwrap();
+}
+
+#[test]
+fn analyze_refuses_bad_input_with_one_line_and_writes_nothing() {
+    let work = std::env::temp_dir().join(format!("medrt-cli-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&work).unwrap();
+    let not_zip = work.join("notes.zip");
+    std::fs::write(&not_zip, b"not a zip at all").unwrap();
+    let out = work.join("out");
+    for (args, expected) in [
+        (
+            vec![
+                "analyze",
+                not_zip.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            "not a ZIP",
+        ),
+        (
+            vec![
+                "analyze",
+                "/nowhere/study.zip",
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            "/nowhere/study.zip",
+        ),
+        (
+            vec![
+                "analyze",
+                not_zip.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+                "--labels",
+                "liver",
+            ],
+            "liver",
+        ),
+    ] {
+        let ran = medrt(&args, &[]);
+        assert!(!ran.status.success());
+        let err = String::from_utf8(ran.stderr).unwrap();
+        let last = err.trim().lines().last().unwrap_or_default().to_owned();
+        assert!(
+            last.starts_with("medrt: ") && last.contains(expected),
+            "{err}"
+        );
+        assert!(!out.exists(), "{args:?} wrote something");
+    }
+    std::fs::remove_dir_all(&work).unwrap();
+}
