@@ -28,6 +28,8 @@ struct Run {
 /// Runs `command` to completion and reads its own peak RSS.
 fn run(mut command: Command) -> Run {
     let started = Instant::now();
+    // Reaped by `wait4` below, which also reports the child's own peak RSS.
+    #[allow(clippy::zombie_processes)]
     let child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
