@@ -12,8 +12,9 @@
 
 use std::sync::OnceLock;
 
-/// Corner offsets (x, y, z).
-pub const CORNERS: [[usize; 3]; 8] = [
+/// Corner offsets (x, y, z); `mesh` reads them from two planes directly.
+#[cfg(test)]
+const CORNERS: [[usize; 3]; 8] = [
     [0, 0, 0],
     [1, 0, 0],
     [1, 1, 0],

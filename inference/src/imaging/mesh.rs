@@ -4,7 +4,7 @@
 //! smoothing (which, unlike plain Laplacian smoothing, does not shrink), and the move
 //! from voxel indices to patient millimetres.
 
-use super::cube_table::{self, CORNERS};
+use super::cube_table;
 
 /// A triangle mesh with shared vertices; triangles wind counter-clockwise seen from
 /// outside (normals point out of the labelled region).
@@ -126,14 +126,18 @@ pub fn marching_cubes(labels: &[u8], dims: Dims, label: u8) -> Mesh {
             cache.next_slab();
         }
         for j in 0..py - 1 {
+            // The cube's x = 0 face is the previous cube's x = 1 face: carry it along.
+            let face = |i: usize| {
+                let at = |plane: &[bool], dy: usize| plane[(j + dy) * px + i] as u8;
+                // Bits as corners 0, 3, 4, 7 (x = 0) would have them.
+                at(&lo, 0) | at(&lo, 1) << 3 | at(&hi, 0) << 4 | at(&hi, 1) << 7
+            };
+            let mut left = face(0);
             for i in 0..px - 1 {
-                let mut pattern = 0u8;
-                for (bit, [dx, dy, dz]) in CORNERS.iter().enumerate() {
-                    let plane = if *dz == 0 { &lo } else { &hi };
-                    if plane[(j + dy) * px + i + dx] {
-                        pattern |= 1 << bit;
-                    }
-                }
+                let right = face(i + 1);
+                // Corners 1, 2, 5, 6 are corners 0, 3, 4, 7 moved one step in x.
+                let pattern = left | (right & 0b0001_0001) << 1 | (right & 0b1000_1000) >> 1;
+                left = right;
                 if pattern == 0 || pattern == 255 {
                     continue;
                 }

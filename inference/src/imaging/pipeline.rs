@@ -313,8 +313,9 @@ pub async fn analyze(
                 let mut mesh = marching_cubes(&labels, dims, *index);
                 mesh.smooth_taubin(smooth);
                 let mesh = mesh.into_patient(&geometry);
-                let summary = describe(name, &mesh);
-                let stl = output::stl_bytes(&mesh);
+                // A large label finishes last: its measures and bytes use both cores.
+                let (summary, stl) =
+                    rayon::join(|| describe(name, &mesh), || output::stl_bytes(&mesh));
                 let n = done.fetch_add(1, Ordering::Relaxed) + 1;
                 r(Progress {
                     stage: Stage::Mesh(name.clone()),
@@ -333,19 +334,24 @@ pub async fn analyze(
     std::fs::create_dir_all(out)
         .map_err(|e| ImagingError::Output(format!("{}: {e}", out.display())))?;
     let total = meshes.len() + 1;
-    let mut summaries = Vec::with_capacity(meshes.len());
-    for (done, (summary, stl)) in meshes.into_iter().enumerate() {
+    let written = AtomicUsize::new(0);
+    let writes = meshes.into_iter().map(|(summary, stl)| {
         let path = out.join(&summary.file);
-        tokio::fs::write(&path, stl)
-            .await
-            .map_err(|e| ImagingError::Output(format!("{}: {e}", path.display())))?;
-        summaries.push(summary);
-        report(Progress {
-            stage: Stage::Write,
-            done: done + 1,
-            total,
-        });
-    }
+        let written = &written;
+        async move {
+            tokio::fs::write(&path, stl)
+                .await
+                .map_err(|e| ImagingError::Output(format!("{}: {e}", path.display())))?;
+            let done = written.fetch_add(1, Ordering::Relaxed) + 1;
+            report(Progress {
+                stage: Stage::Write,
+                done,
+                total,
+            });
+            Ok::<_, ImagingError>(summary)
+        }
+    });
+    let summaries = futures::future::try_join_all(writes).await?;
     timings.write_s = clock.elapsed().as_secs_f64();
     timings.total_s = started.elapsed().as_secs_f64();
     let summary = Summary {
