@@ -74,6 +74,7 @@ bench: models test-data
 	$(CARGO) bench -p medrt-tests --bench ws_fanout
 	$(CARGO) bench -p medrt-actors --bench ledger
 	$(CARGO) bench -p medrt-inference --bench inference
+	$(CARGO) bench -p medrt-inference --bench pipeline
 
 fmt:
 	$(CARGO) fmt --all
