@@ -61,6 +61,9 @@ enum Command {
         /// Taubin smoothing iterations.
         #[arg(long, default_value_t = 0)]
         smooth: usize,
+        /// Keep about this fraction of the triangles (0 < R ≤ 1).
+        #[arg(long, default_value_t = 1.0)]
+        decimate: f32,
     },
     /// Write a synthetic CT study (a phantom with known volumes) as a ZIP of DICOM.
     Phantom {
@@ -120,7 +123,8 @@ fn main() -> ExitCode {
                 out,
                 labels,
                 smooth,
-            } => analyze(settings, zip, out, labels, smooth).await,
+                decimate,
+            } => analyze(settings, zip, out, labels, smooth, decimate).await,
         }
     });
     match outcome {
@@ -270,10 +274,17 @@ async fn analyze(
     out: PathBuf,
     labels: Vec<String>,
     smooth: usize,
+    decimate: f32,
 ) -> Result<(), String> {
+    if !(decimate > 0.0 && decimate <= 1.0) {
+        return Err(format!(
+            "--decimate {decimate}: must be above 0 and at most 1"
+        ));
+    }
     let options = AnalyzeOptions {
         labels,
         smooth,
+        decimate,
         ..AnalyzeOptions::default()
     };
     let size = std::fs::metadata(&zip)

@@ -314,6 +314,48 @@ impl Mesh {
         }
     }
 
+    /// Keeps about `ratio` of the triangles with meshoptimizer's simplifier, which
+    /// collapses edges without changing the topology (a closed surface stays closed),
+    /// then drops the vertices no triangle uses any more.
+    pub fn decimate(&mut self, ratio: f32) {
+        if !(ratio > 0.0 && ratio < 1.0) || self.triangles.is_empty() {
+            return;
+        }
+        let Ok(positions) =
+            meshopt::VertexDataAdapter::new(meshopt::typed_to_bytes(&self.vertices), 12, 0)
+        else {
+            return;
+        };
+        let indices: Vec<u32> = self.triangles.iter().flatten().copied().collect();
+        let target = ((indices.len() as f32 * ratio) as usize / 3 * 3).max(3);
+        // Error bound relative to the mesh's extent; generous, the ratio is the target.
+        let kept = meshopt::simplify(
+            &indices,
+            &positions,
+            target,
+            0.05,
+            meshopt::SimplifyOptions::None,
+            None,
+        );
+        let mut remap = vec![u32::MAX; self.vertices.len()];
+        let mut vertices = Vec::new();
+        let triangles = kept
+            .chunks_exact(3)
+            .map(|t| {
+                [t[0], t[1], t[2]].map(|v| {
+                    let slot = &mut remap[v as usize];
+                    if *slot == u32::MAX {
+                        *slot = vertices.len() as u32;
+                        vertices.push(self.vertices[v as usize]);
+                    }
+                    *slot
+                })
+            })
+            .collect();
+        self.vertices = vertices;
+        self.triangles = triangles;
+    }
+
     fn neighbours(&self) -> Vec<Vec<u32>> {
         let mut around = vec![Vec::with_capacity(6); self.vertices.len()];
         for &[a, b, c] in &self.triangles {
@@ -430,6 +472,27 @@ mod tests {
         assert!((mesh.signed_volume() - voxel_volume * 0.5).abs() < 1e-3);
         let (lo, hi) = mesh.bounding_box().unwrap();
         assert!(hi[2] <= 100.0 && lo[2] < 90.0, "{lo:?} {hi:?}");
+    }
+
+    #[test]
+    fn decimation_keeps_a_closed_surface_and_its_volume_with_far_fewer_triangles() {
+        let (labels, dims) = ball(40, 15.0);
+        let mut mesh = marching_cubes(&labels, dims, 1);
+        let (before, triangles) = (mesh.signed_volume(), mesh.triangles.len());
+        mesh.decimate(0.25);
+        assert!(
+            mesh.triangles.len() <= triangles / 3,
+            "{} of {triangles}",
+            mesh.triangles.len()
+        );
+        assert!(mesh.is_watertight());
+        assert!((mesh.signed_volume() - before).abs() / before < 0.02);
+        assert!(
+            mesh.triangles
+                .iter()
+                .flatten()
+                .all(|&v| (v as usize) < mesh.vertices.len())
+        );
     }
 
     #[test]

@@ -26,6 +26,8 @@ pub struct AnalyzeOptions {
     pub labels: Vec<String>,
     /// Taubin smoothing iterations (0: none).
     pub smooth: usize,
+    /// Keep about this fraction of the triangles (1: all).
+    pub decimate: f32,
     pub limits: ArchiveLimits,
     /// Slices in flight to the segmentation pool.
     pub in_flight: usize,
@@ -36,6 +38,7 @@ impl Default for AnalyzeOptions {
         Self {
             labels: Vec::new(),
             smooth: 0,
+            decimate: 1.0,
             limits: ArchiveLimits::default(),
             in_flight: 16,
         }
@@ -302,7 +305,12 @@ pub async fn analyze(
     timings.segment_s = clock.elapsed().as_secs_f64();
 
     let clock = Instant::now();
-    let (r, c, smooth) = (report.clone(), cancel.clone(), options.smooth);
+    let (r, c, smooth, decimate) = (
+        report.clone(),
+        cancel.clone(),
+        options.smooth,
+        options.decimate,
+    );
     let (dims, geometry) = (chosen.dims, chosen.geometry);
     let meshes = blocking(move || {
         let done = AtomicUsize::new(0);
@@ -312,6 +320,7 @@ pub async fn analyze(
                 c.check()?;
                 let mut mesh = marching_cubes(&labels, dims, *index);
                 mesh.smooth_taubin(smooth);
+                mesh.decimate(decimate);
                 let mesh = mesh.into_patient(&geometry);
                 // A large label finishes last: its measures and bytes use both cores.
                 let (summary, stl) =

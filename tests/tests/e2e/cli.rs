@@ -215,6 +215,8 @@ fn analyze_turns_a_phantom_study_into_stl_files_and_a_summary() {
             out.to_str().unwrap(),
             "--smooth",
             "5",
+            "--decimate",
+            "0.5",
         ],
         &[],
     );
@@ -293,6 +295,17 @@ fn analyze_refuses_bad_input_with_one_line_and_writes_nothing() {
                 "liver",
             ],
             "liver",
+        ),
+        (
+            vec![
+                "analyze",
+                not_zip.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+                "--decimate",
+                "0",
+            ],
+            "--decimate",
         ),
     ] {
         let ran = medrt(&args, &[]);
