@@ -332,3 +332,134 @@ impl Image {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An Enhanced-CT-style multi-frame object: geometry in the shared group, each
+    /// frame's position and rescale in its own per-frame group.
+    fn enhanced_ct() -> Vec<u8> {
+        use dicom_core::value::{DataSetSequence, Value};
+        use dicom_core::{DataElement, PrimitiveValue};
+        use dicom_dictionary_std::uids;
+        use dicom_object::meta::FileMetaTableBuilder;
+        fn item(elements: Vec<DataElement<InMemDicomObject>>) -> InMemDicomObject {
+            InMemDicomObject::from_element_iter(elements)
+        }
+        fn seq(tag: Tag, items: Vec<InMemDicomObject>) -> DataElement<InMemDicomObject> {
+            DataElement::new(tag, VR::SQ, Value::from(DataSetSequence::from(items)))
+        }
+        fn text(tag: Tag, vr: VR, value: &str) -> DataElement<InMemDicomObject> {
+            DataElement::new(tag, vr, PrimitiveValue::from(value))
+        }
+        let shared = item(vec![
+            seq(
+                tags::PLANE_ORIENTATION_SEQUENCE,
+                vec![item(vec![text(
+                    tags::IMAGE_ORIENTATION_PATIENT,
+                    VR::DS,
+                    "1\\0\\0\\0\\1\\0",
+                )])],
+            ),
+            seq(
+                tags::PIXEL_MEASURES_SEQUENCE,
+                vec![item(vec![text(tags::PIXEL_SPACING, VR::DS, "0.5\\0.5")])],
+            ),
+        ]);
+        let frames = (0..3)
+            .map(|k| {
+                item(vec![
+                    seq(
+                        tags::PLANE_POSITION_SEQUENCE,
+                        vec![item(vec![text(
+                            tags::IMAGE_POSITION_PATIENT,
+                            VR::DS,
+                            &format!("0\\0\\{}", 4 - 2 * k),
+                        )])],
+                    ),
+                    seq(
+                        tags::PIXEL_VALUE_TRANSFORMATION_SEQUENCE,
+                        vec![item(vec![
+                            text(tags::RESCALE_SLOPE, VR::DS, "2"),
+                            text(
+                                tags::RESCALE_INTERCEPT,
+                                VR::DS,
+                                &format!("{}", -1000 - 10 * k),
+                            ),
+                        ])],
+                    ),
+                ])
+            })
+            .collect();
+        let mut o = InMemDicomObject::new_empty();
+        o.put(text(
+            tags::SOP_CLASS_UID,
+            VR::UI,
+            uids::ENHANCED_CT_IMAGE_STORAGE,
+        ));
+        o.put(text(tags::SOP_INSTANCE_UID, VR::UI, "2.25.7"));
+        o.put(text(tags::SERIES_INSTANCE_UID, VR::UI, "2.25.8"));
+        o.put(text(tags::MODALITY, VR::CS, "CT"));
+        o.put(text(tags::NUMBER_OF_FRAMES, VR::IS, "3"));
+        o.put(seq(tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE, vec![shared]));
+        o.put(seq(tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE, frames));
+        o.put(text(
+            tags::PHOTOMETRIC_INTERPRETATION,
+            VR::CS,
+            "MONOCHROME2",
+        ));
+        for (tag, value) in [
+            (tags::SAMPLES_PER_PIXEL, 1u16),
+            (tags::ROWS, 2),
+            (tags::COLUMNS, 2),
+            (tags::BITS_ALLOCATED, 16),
+            (tags::BITS_STORED, 12),
+            (tags::HIGH_BIT, 11),
+            (tags::PIXEL_REPRESENTATION, 0),
+        ] {
+            o.put(DataElement::new(tag, VR::US, PrimitiveValue::from(value)));
+        }
+        // Stored values 0..12; the top nibble of the first is set, outside Bits Stored.
+        let mut pixels: Vec<u8> = (0u16..12).flat_map(|v| v.to_le_bytes()).collect();
+        pixels[1] |= 0xF0;
+        o.put(DataElement::new(
+            tags::PIXEL_DATA,
+            VR::OW,
+            PrimitiveValue::from(pixels),
+        ));
+        let file = o
+            .with_meta(
+                FileMetaTableBuilder::new()
+                    .transfer_syntax(uids::EXPLICIT_VR_LITTLE_ENDIAN)
+                    .media_storage_sop_class_uid(uids::ENHANCED_CT_IMAGE_STORAGE)
+                    .media_storage_sop_instance_uid("2.25.7"),
+            )
+            .unwrap();
+        let mut out = Vec::new();
+        file.write_all(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn enhanced_ct_frames_take_position_and_rescale_from_their_functional_groups() {
+        let image = Image::decode(enhanced_ct()).unwrap();
+        assert_eq!(image.planes.len(), 3);
+        let z: Vec<f64> = image
+            .planes
+            .iter()
+            .map(|p| p.position.unwrap()[2])
+            .collect();
+        assert_eq!(z, [4.0, 2.0, 0.0]);
+        assert!(
+            image
+                .planes
+                .iter()
+                .all(|p| p.pixel_spacing == Some([0.5, 0.5]))
+        );
+        let hu = image.hu_planes().unwrap();
+        // HU = stored × 2 + (-1000 - 10k); bits above Bits Stored are ignored.
+        assert_eq!(hu[0], [-1000.0, -998.0, -996.0, -994.0]);
+        assert_eq!(hu[2], [-1004.0, -1002.0, -1000.0, -998.0]);
+    }
+}

@@ -1,12 +1,18 @@
 use std::time::Duration;
 
 use medrt_tests::ws::Ended;
-use medrt_tests::{WsClient, spawn_app};
+use medrt_tests::{TestApp, TestBackend, WsClient, spawn_app};
 use serde_json::json;
 
 #[tokio::test]
 async fn a_panicking_session_is_cleaned_up_and_the_others_keep_running() {
-    let app = spawn_app().await;
+    // The bystander client reads nothing while the crash is awaited, so it cannot answer
+    // heartbeats: give it longer than the test's 3 s before the server calls it dead.
+    let app = TestApp::spawn(
+        TestBackend::new().await,
+        &[("ws.heartbeat_timeout_ms", "30000")],
+    )
+    .await;
     let root = app.api.super_admin().await;
     let victim = app.api.signup("patient").await;
     let bystander = app.api.signup("patient").await;
