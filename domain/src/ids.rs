@@ -54,6 +54,10 @@ uuid_id!(
     /// A ledger transfer.
     TransferId
 );
+uuid_id!(
+    /// A distributor (one per user who joined the referral programme).
+    DistributorId
+);
 
 /// Position of an event in the outbox: strictly increasing per database.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
