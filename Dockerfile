@@ -2,6 +2,10 @@
 
 FROM rust:1.95-bookworm AS builder
 WORKDIR /app
+# CharLS (JPEG-LS decoding) is C++ built with cmake.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends cmake \
+    && rm -rf /var/lib/apt/lists/*
 # Every workspace member's manifest must be present, even those the binary does not use.
 COPY Cargo.toml Cargo.lock ./
 COPY domain/ domain/
