@@ -15,6 +15,7 @@ pub mod error;
 mod extract;
 pub mod http_metrics;
 pub mod openapi;
+mod qr;
 pub mod routes;
 pub mod settings;
 pub mod state;

@@ -30,6 +30,7 @@ pub struct Settings {
     pub outbox: RelaySettings,
     pub ledger: LedgerSettings,
     pub inference: InferenceSettings,
+    pub distribution: DistributionSettings,
     pub node: NodeSettings,
     pub log: LogSettings,
     pub testing: TestingSettings,
@@ -83,6 +84,12 @@ pub struct WsSettings {
 pub struct LedgerSettings {
     /// Most transfers committed in one database transaction.
     pub batch_max: usize,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct DistributionSettings {
+    /// Referral links are this followed by the code.
+    pub link_base: String,
 }
 
 #[derive(Clone, Debug, Deserialize)]

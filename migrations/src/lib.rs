@@ -7,6 +7,7 @@ mod m20261122_000002_outbox;
 mod m20261122_000003_announcements;
 mod m20261122_000004_ledger;
 mod m20261122_000005_ledger_user_index;
+mod m20261122_000006_distributors;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_announcements::Migration),
             Box::new(m20261122_000004_ledger::Migration),
             Box::new(m20261122_000005_ledger_user_index::Migration),
+            Box::new(m20261122_000006_distributors::Migration),
         ]
     }
 }

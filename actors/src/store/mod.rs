@@ -3,6 +3,7 @@
 
 mod announcements;
 mod chunks;
+mod distributors;
 mod entities;
 mod error;
 mod ledger;
@@ -25,6 +26,7 @@ use sea_orm::{
 use tokio::sync::Notify;
 
 pub use announcements::{AnnouncementRecord, Announcements};
+pub use distributors::{DistributorRecord, Distributors};
 pub use error::StoreError;
 pub use ledger::{Audit, GroupOutcome, Ledger};
 pub use outbox::{Claim, Outbox, Replay};
@@ -128,6 +130,10 @@ impl Store {
 
     pub fn announcements(&self) -> Announcements<'_> {
         Announcements::new(self)
+    }
+
+    pub fn distributors(&self) -> Distributors<'_> {
+        Distributors::new(self)
     }
 
     /// The signal the outbox relay waits on.

@@ -3,6 +3,7 @@
 mod admin;
 mod announcements;
 mod auth;
+mod distributors;
 mod ledger_config;
 mod me;
 mod new_account;
@@ -35,4 +36,8 @@ pub fn api() -> OpenApiRouter<AppState> {
             ledger_config::put_config
         ))
         .routes(routes!(ledger_config::audit))
+        .routes(routes!(distributors::join))
+        .routes(routes!(distributors::me))
+        .routes(routes!(distributors::qr_png))
+        .routes(routes!(distributors::downline))
 }

@@ -4,6 +4,7 @@
 mod accounts;
 mod auth;
 mod cli;
+mod distribution;
 mod ledger_crash;
 mod ops;
 mod outbox;
