@@ -8,6 +8,7 @@ mod m20261122_000003_announcements;
 mod m20261122_000004_ledger;
 mod m20261122_000005_ledger_user_index;
 mod m20261122_000006_distributors;
+mod m20261122_000007_referral_bindings;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000004_ledger::Migration),
             Box::new(m20261122_000005_ledger_user_index::Migration),
             Box::new(m20261122_000006_distributors::Migration),
+            Box::new(m20261122_000007_referral_bindings::Migration),
         ]
     }
 }

@@ -9,7 +9,7 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect,
 };
 
-use super::entities::distributors;
+use super::entities::{distributors, referral_bindings};
 use super::page::{Page, PageRequest};
 use super::{Store, StoreError};
 
@@ -86,6 +86,23 @@ impl<'a> Distributors<'a> {
         .map_err(|e| StoreError::unique(e, "distributor"))?;
         txn.commit().await?;
         to_record(row)
+    }
+
+    pub async fn by_code(&self, code: &ReferralCode) -> Result<DistributorRecord, StoreError> {
+        find_by(
+            &self.store.db,
+            distributors::Column::ReferralCode.eq(code.as_str()),
+        )
+        .await?
+        .ok_or(StoreError::NotFound)
+    }
+
+    /// How many users registered with this distributor's code.
+    pub async fn referred_users(&self, of: &DistributorRecord) -> Result<u64, StoreError> {
+        Ok(referral_bindings::Entity::find()
+            .filter(referral_bindings::Column::DistributorId.eq(of.id.as_uuid()))
+            .count(&self.store.db)
+            .await?)
     }
 
     pub async fn by_user(&self, user: UserId) -> Result<DistributorRecord, StoreError> {

@@ -3,14 +3,14 @@
 use chrono::{DateTime, Utc};
 use medrt_domain::account::{Email, Phone, UserStatus, Username};
 use medrt_domain::event::Event;
-use medrt_domain::ids::UserId;
+use medrt_domain::ids::{DistributorId, UserId};
 use medrt_domain::role::Role;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect,
 };
 
-use super::entities::users;
+use super::entities::{referral_bindings, users};
 use super::outbox::Outbox;
 use super::page::{Page, PageRequest};
 use super::{Store, StoreError};
@@ -43,6 +43,8 @@ pub struct NewUser {
     pub phone: Option<Phone>,
     /// The admin creating this account, if it is a sub-account.
     pub parent: Option<UserId>,
+    /// The distributor whose referral code the user registered with.
+    pub referred_by: Option<DistributorId>,
 }
 
 /// A change of contact details; `None` leaves a field as it is, `Some(None)` clears it.
@@ -83,6 +85,15 @@ impl<'a> Users<'a> {
             .await
             .map_err(|e| StoreError::unique(e, "username"))?;
         let user = to_user(model)?;
+        if let Some(distributor) = new.referred_by {
+            referral_bindings::ActiveModel {
+                user_id: Set(user.id.as_uuid()),
+                distributor_id: Set(distributor.as_uuid()),
+                created_at: Set(now),
+            }
+            .insert(&txn)
+            .await?;
+        }
         if let Some(parent) = new.parent {
             let event = Event::SubAccountCreated {
                 parent_user_id: parent,
@@ -194,6 +205,7 @@ impl<'a> Users<'a> {
             email: None,
             phone: None,
             parent: None,
+            referred_by: None,
         };
         match self.create(new).await {
             Ok(_) => Ok(true),

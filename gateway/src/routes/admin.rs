@@ -42,7 +42,10 @@ pub async fn create_sub_account(
             "your role cannot create accounts of that role",
         ));
     }
-    let user = req.account.create(&state, role, Some(me.user_id)).await?;
+    let user = req
+        .account
+        .create(&state, role, Some(me.user_id), None)
+        .await?;
     Ok((StatusCode::CREATED, Json(user.into())))
 }
 

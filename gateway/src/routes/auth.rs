@@ -5,7 +5,9 @@ use std::net::{IpAddr, SocketAddr};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Utc};
+use medrt_actors::store::StoreError;
 use medrt_domain::account::{UserStatus, Username};
+use medrt_domain::distribution::ReferralCode;
 use medrt_domain::ids::UserId;
 use medrt_domain::rbac::Principal;
 use medrt_domain::role::Role;
@@ -49,14 +51,24 @@ pub async fn register(
             "only patient, doctor and distributor accounts can register themselves",
         ));
     }
-    if req.referral_code.is_some_and(|c| !c.trim().is_empty()) {
-        // No distributor has issued a code yet, so any code names nobody.
-        return Err(ApiError::bad_request(
+    let unknown = || {
+        ApiError::bad_request(
             "UNKNOWN_REFERRAL_CODE",
             "no distributor has this referral code",
-        ));
-    }
-    let user = req.account.create(&state, role, None).await?;
+        )
+    };
+    let referred_by = match req.referral_code.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(raw) => {
+            let code = ReferralCode::parse(raw).map_err(|_| unknown())?;
+            match state.platform.store().distributors().by_code(&code).await {
+                Ok(distributor) => Some(distributor.id),
+                Err(StoreError::NotFound) => return Err(unknown()),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    };
+    let user = req.account.create(&state, role, None, referred_by).await?;
     Ok((StatusCode::CREATED, Json(Registered { user_id: user.id })))
 }
 

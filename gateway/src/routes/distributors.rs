@@ -43,6 +43,8 @@ pub struct DistributorView {
     /// How many uplines this distributor has.
     depth: usize,
     downline_size: u64,
+    /// Users who registered with this distributor's code.
+    referred_users: u64,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -124,12 +126,9 @@ pub async fn me(
     user: AuthUser,
 ) -> Result<Json<DistributorView>, ApiError> {
     let record = mine(&state, &user).await?;
-    let downline_size = state
-        .platform
-        .store()
-        .distributors()
-        .downline_size(&record)
-        .await?;
+    let distributors = state.platform.store().distributors();
+    let downline_size = distributors.downline_size(&record).await?;
+    let referred_users = distributors.referred_users(&record).await?;
     Ok(Json(DistributorView {
         distributor_id: record.id,
         referral_link: link(&state, &record.referral_code),
@@ -137,6 +136,7 @@ pub async fn me(
         upline_id: record.upline_id,
         depth: record.lineage.depth(),
         downline_size,
+        referred_users,
     }))
 }
 

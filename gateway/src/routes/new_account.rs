@@ -2,7 +2,7 @@
 
 use medrt_actors::store::{NewUser, User};
 use medrt_domain::account::{Email, Password, Phone, Username};
-use medrt_domain::ids::UserId;
+use medrt_domain::ids::{DistributorId, UserId};
 use medrt_domain::role::Role;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -27,6 +27,7 @@ impl AccountFields {
         state: &AppState,
         role: Role,
         parent: Option<UserId>,
+        referred_by: Option<DistributorId>,
     ) -> Result<User, ApiError> {
         let username = Username::parse(&self.username)?;
         let password = Password::parse(&self.password)?;
@@ -44,6 +45,7 @@ impl AccountFields {
             email,
             phone,
             parent,
+            referred_by,
         };
         Ok(state.platform.store().users().create(new).await?)
     }

@@ -137,3 +137,38 @@ async fn the_qr_code_png_decodes_to_the_referral_link() {
     let (_, content) = grids[0].decode().unwrap();
     assert_eq!(content, joined["referral_link"].as_str().unwrap());
 }
+
+#[tokio::test]
+async fn registering_with_a_referral_code_binds_the_new_user_to_that_distributor() {
+    let app = spawn_app().await;
+    let distributor = app.api.signup("distributor").await;
+    let code = join(&app, &distributor, None).await["referral_code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (i, given) in [code.to_lowercase(), format!(" {code} ")]
+        .iter()
+        .enumerate()
+    {
+        let reply = app
+            .api
+            .post(
+                "/auth/register",
+                None,
+                json!({"username": format!("referred{i}"), "password": "a long enough password", "role": "patient", "referral_code": given}),
+            )
+            .await;
+        assert_eq!(reply.status, 201, "{:?}", reply.body);
+    }
+    let me = app.api.get("/distributors/me", &distributor.token).await;
+    assert_eq!(me.body["referred_users"], 2);
+    let unknown = app
+        .api
+        .post(
+            "/auth/register",
+            None,
+            json!({"username": "nobodys", "password": "a long enough password", "role": "patient", "referral_code": "ZZZZ2222"}),
+        )
+        .await;
+    assert_eq!(unknown.body["error"]["code"], "UNKNOWN_REFERRAL_CODE");
+}

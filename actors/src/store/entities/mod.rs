@@ -8,4 +8,5 @@ pub mod ledger_settings;
 pub mod ledger_transfers;
 pub mod outbox;
 pub mod outbox_meta;
+pub mod referral_bindings;
 pub mod users;
