@@ -58,6 +58,10 @@ uuid_id!(
     /// A distributor (one per user who joined the referral programme).
     DistributorId
 );
+uuid_id!(
+    /// A product of the mall.
+    ProductId
+);
 
 /// Position of an event in the outbox: strictly increasing per database.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

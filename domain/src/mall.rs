@@ -24,6 +24,35 @@ pub struct Product {
     pub active: bool,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProductError {
+    #[error("a product name is 1 to {PRODUCT_NAME_MAX} characters")]
+    Name,
+}
+
+pub const PRODUCT_NAME_MAX: usize = 200;
+
+impl Product {
+    /// A product as an admin describes it; the name is trimmed.
+    pub fn new(
+        name: &str,
+        price: Money,
+        category: ProductCategory,
+        active: bool,
+    ) -> Result<Self, ProductError> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > PRODUCT_NAME_MAX {
+            return Err(ProductError::Name);
+        }
+        Ok(Self {
+            name: name.to_owned(),
+            price,
+            category,
+            active,
+        })
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum CouponKind {
@@ -401,6 +430,14 @@ mod tests {
                 .check()
                 .is_err()
         );
+    }
+
+    #[test]
+    fn product_names_are_trimmed_and_bounded() {
+        let make = |n: &str| Product::new(n, m("1"), ProductCategory::GeneticTest, true);
+        assert_eq!(make("  BRCA panel ").unwrap().name, "BRCA panel");
+        assert_eq!(make("   "), Err(ProductError::Name));
+        assert_eq!(make(&"x".repeat(201)), Err(ProductError::Name));
     }
 
     #[test]

@@ -26,6 +26,8 @@ pub enum Permission {
     AllocatePoints,
     /// `GET|PUT /admin/config`: payment mode and prices.
     ManageLedgerConfig,
+    /// `POST /admin/products`, `POST /admin/coupons`: the mall's catalogue.
+    ManageMall,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -44,7 +46,8 @@ impl Role {
             Permission::ManageSubAccounts | Permission::ViewPresence => self.is_admin(),
             Permission::PublishAnnouncements
             | Permission::GrantPoints
-            | Permission::ManageLedgerConfig => self == Role::SuperAdmin,
+            | Permission::ManageLedgerConfig
+            | Permission::ManageMall => self == Role::SuperAdmin,
             Permission::AllocatePoints => self.is_admin(),
         }
     }

@@ -11,6 +11,8 @@ use medrt_actors::store::StoreError;
 use medrt_domain::account::AccountInputError;
 use medrt_domain::announcement::AnnouncementError;
 use medrt_domain::ledger::LedgerError;
+use medrt_domain::mall::ProductError;
+use medrt_domain::money::MoneyError;
 use medrt_domain::rbac::Denied;
 use medrt_domain::role::UnknownRole;
 use serde::Serialize;
@@ -170,6 +172,18 @@ impl From<AccountInputError> for ApiError {
 
 impl From<AnnouncementError> for ApiError {
     fn from(e: AnnouncementError) -> Self {
+        ApiError::bad_request("VALIDATION_FAILED", e.to_string())
+    }
+}
+
+impl From<ProductError> for ApiError {
+    fn from(e: ProductError) -> Self {
+        ApiError::bad_request("VALIDATION_FAILED", e.to_string())
+    }
+}
+
+impl From<MoneyError> for ApiError {
+    fn from(e: MoneyError) -> Self {
         ApiError::bad_request("VALIDATION_FAILED", e.to_string())
     }
 }

@@ -8,7 +8,7 @@ use utoipa::{Modify, OpenApi};
     info(title = "medrt", description = "Real-time platform for an internet hospital: chat, imaging AI, follow-up, distribution."),
     modifiers(&BearerAuth),
     tags(
-        (name = "auth"), (name = "accounts"), (name = "admin"), (name = "points"), (name = "distribution"),
+        (name = "auth"), (name = "accounts"), (name = "admin"), (name = "points"), (name = "distribution"), (name = "mall"),
         (name = "realtime", description = "WebSocket: JSON frames, see CONTRACT.md"), (name = "ops"),
     )
 )]

@@ -9,6 +9,7 @@ mod m20261122_000004_ledger;
 mod m20261122_000005_ledger_user_index;
 mod m20261122_000006_distributors;
 mod m20261122_000007_referral_bindings;
+mod m20261122_000008_products;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000005_ledger_user_index::Migration),
             Box::new(m20261122_000006_distributors::Migration),
             Box::new(m20261122_000007_referral_bindings::Migration),
+            Box::new(m20261122_000008_products::Migration),
         ]
     }
 }

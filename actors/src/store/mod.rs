@@ -12,6 +12,7 @@ mod ledger_group;
 mod ledger_rows;
 mod outbox;
 mod page;
+mod products;
 mod settings;
 mod users;
 
@@ -31,6 +32,7 @@ pub use error::StoreError;
 pub use ledger::{Audit, GroupOutcome, Ledger};
 pub use outbox::{Claim, Outbox, Replay};
 pub use page::{Cursor, Page, PageRequest};
+pub use products::{ProductRecord, Products};
 pub use settings::DatabaseSettings;
 pub use users::{ContactChange, Credentials, NewUser, User, Users};
 
@@ -134,6 +136,10 @@ impl Store {
 
     pub fn distributors(&self) -> Distributors<'_> {
         Distributors::new(self)
+    }
+
+    pub fn products(&self) -> Products<'_> {
+        Products::new(self)
     }
 
     /// The signal the outbox relay waits on.

@@ -10,6 +10,7 @@ mod new_account;
 pub mod ops;
 mod paging;
 mod points;
+mod products;
 mod users;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -40,4 +41,6 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(distributors::me))
         .routes(routes!(distributors::qr_png))
         .routes(routes!(distributors::downline))
+        .routes(routes!(products::add))
+        .routes(routes!(products::list))
 }

@@ -9,6 +9,7 @@ mod ledger_crash;
 mod ops;
 mod outbox;
 mod points;
+mod products;
 mod supervision;
 mod two_nodes;
 mod ws;

@@ -81,6 +81,8 @@ async fn openapi_describes_every_route() {
         "/api/v1/distributors/me",
         "/api/v1/distributors/me/qr.png",
         "/api/v1/distributors/me/downline",
+        "/api/v1/admin/products",
+        "/api/v1/products",
         "/healthz",
         "/readyz",
         "/metrics",

@@ -8,5 +8,6 @@ pub mod ledger_settings;
 pub mod ledger_transfers;
 pub mod outbox;
 pub mod outbox_meta;
+pub mod products;
 pub mod referral_bindings;
 pub mod users;

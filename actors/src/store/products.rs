@@ -1,0 +1,97 @@
+//! The mall's catalogue.
+
+use chrono::{DateTime, Utc};
+use medrt_domain::ids::ProductId;
+use medrt_domain::mall::{Product, ProductCategory};
+use medrt_domain::money::Money;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+
+use super::entities::products;
+use super::page::{Page, PageRequest};
+use super::{Store, StoreError};
+
+#[derive(Clone, Debug)]
+pub struct ProductRecord {
+    pub id: ProductId,
+    pub product: Product,
+    pub created_at: DateTime<Utc>,
+}
+
+pub struct Products<'a> {
+    store: &'a Store,
+}
+
+impl<'a> Products<'a> {
+    pub(super) fn new(store: &'a Store) -> Self {
+        Self { store }
+    }
+
+    pub async fn add(&self, product: Product) -> Result<ProductRecord, StoreError> {
+        let row = products::ActiveModel {
+            id: Set(ProductId::generate().as_uuid()),
+            name: Set(product.name.clone()),
+            price_cents: Set(product.price.cents() as i64),
+            category: Set(category_name(product.category).to_owned()),
+            active: Set(product.active),
+            created_at: Set(Utc::now()),
+        }
+        .insert(&self.store.db)
+        .await?;
+        to_record(row)
+    }
+
+    /// Products on sale, oldest first.
+    pub async fn on_sale(&self, page: PageRequest) -> Result<Page<ProductRecord>, StoreError> {
+        let mut query = products::Entity::find()
+            .filter(products::Column::Active.eq(true))
+            .order_by_asc(products::Column::Id)
+            .limit(page.limit + 1);
+        if let Some(after) = page.after {
+            query = query.filter(products::Column::Id.gt(after.0));
+        }
+        let rows = query.all(&self.store.db).await?;
+        let records = rows
+            .into_iter()
+            .map(to_record)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_overfetch(records, page.limit, |r| {
+            r.id.as_uuid()
+        }))
+    }
+}
+
+fn category_name(c: ProductCategory) -> &'static str {
+    match c {
+        ProductCategory::Medicine => "medicine",
+        ProductCategory::MedicalDevice => "medical_device",
+        ProductCategory::GeneticTest => "genetic_test",
+        ProductCategory::Other => "other",
+    }
+}
+
+fn to_record(m: products::Model) -> Result<ProductRecord, StoreError> {
+    let category = [
+        ProductCategory::Medicine,
+        ProductCategory::MedicalDevice,
+        ProductCategory::GeneticTest,
+        ProductCategory::Other,
+    ]
+    .into_iter()
+    .find(|c| category_name(*c) == m.category)
+    .ok_or_else(|| StoreError::Corrupt(format!("product {}: category {:?}", m.id, m.category)))?;
+    let cents = u64::try_from(m.price_cents)
+        .map_err(|_| StoreError::Corrupt(format!("product {}: negative price", m.id)))?;
+    Ok(ProductRecord {
+        id: ProductId::from_uuid(m.id),
+        product: Product {
+            name: m.name,
+            price: Money::from_cents(cents),
+            category,
+            active: m.active,
+        },
+        created_at: m.created_at,
+    })
+}
