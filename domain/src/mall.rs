@@ -117,14 +117,24 @@ impl Coupon {
     /// Checks the coupon's own settings (created by an admin).
     pub fn check(&self) -> Result<(), PricingError> {
         let bad = |why: &str| Err(PricingError::InvalidCoupon(format!("{}: {why}", self.code)));
+        let code_ok = (3..=32).contains(&self.code.len())
+            && self
+                .code
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-');
+        if !code_ok {
+            return bad("a code is 3 to 32 capital letters, digits or dashes");
+        }
         if self.valid_until <= self.valid_from {
             return bad("valid_until must be after valid_from");
         }
         match &self.kind {
             CouponKind::Percent { value }
-                if *value <= Decimal::ZERO || *value > Decimal::ONE_HUNDRED =>
+                if *value <= Decimal::ZERO
+                    || *value > Decimal::ONE_HUNDRED
+                    || value.normalize().scale() > 2 =>
             {
-                bad("a percentage must be above 0 and at most 100")
+                bad("a percentage is above 0, at most 100, with at most two decimals")
             }
             CouponKind::Fixed { value } | CouponKind::Threshold { value, .. }
                 if value.is_zero() =>
@@ -430,6 +440,16 @@ mod tests {
                 .check()
                 .is_err()
         );
+        let percent = |v: &str| {
+            coupon(CouponKind::Percent {
+                value: v.parse().unwrap(),
+            })
+        };
+        assert!(percent("12.345").check().is_err());
+        assert!(percent("12.5").check().is_ok());
+        let mut lower = coupon(CouponKind::Fixed { value: m("1") });
+        lower.code = "save10".into();
+        assert!(lower.check().is_err());
     }
 
     #[test]

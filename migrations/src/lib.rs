@@ -10,6 +10,7 @@ mod m20261122_000005_ledger_user_index;
 mod m20261122_000006_distributors;
 mod m20261122_000007_referral_bindings;
 mod m20261122_000008_products;
+mod m20261122_000009_coupons;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000006_distributors::Migration),
             Box::new(m20261122_000007_referral_bindings::Migration),
             Box::new(m20261122_000008_products::Migration),
+            Box::new(m20261122_000009_coupons::Migration),
         ]
     }
 }

@@ -3,6 +3,7 @@
 
 mod announcements;
 mod chunks;
+mod coupons;
 mod distributors;
 mod entities;
 mod error;
@@ -27,6 +28,7 @@ use sea_orm::{
 use tokio::sync::Notify;
 
 pub use announcements::{AnnouncementRecord, Announcements};
+pub use coupons::Coupons;
 pub use distributors::{DistributorRecord, Distributors};
 pub use error::StoreError;
 pub use ledger::{Audit, GroupOutcome, Ledger};
@@ -140,6 +142,10 @@ impl Store {
 
     pub fn products(&self) -> Products<'_> {
         Products::new(self)
+    }
+
+    pub fn coupons(&self) -> Coupons<'_> {
+        Coupons::new(self)
     }
 
     /// The signal the outbox relay waits on.

@@ -3,6 +3,7 @@
 mod admin;
 mod announcements;
 mod auth;
+mod coupons;
 mod distributors;
 mod ledger_config;
 mod me;
@@ -43,4 +44,5 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(distributors::downline))
         .routes(routes!(products::add))
         .routes(routes!(products::list))
+        .routes(routes!(coupons::add))
 }

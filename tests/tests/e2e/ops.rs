@@ -83,6 +83,7 @@ async fn openapi_describes_every_route() {
         "/api/v1/distributors/me/downline",
         "/api/v1/admin/products",
         "/api/v1/products",
+        "/api/v1/admin/coupons",
         "/healthz",
         "/readyz",
         "/metrics",

@@ -66,3 +66,53 @@ async fn only_the_super_admin_adds_products_and_bad_ones_are_refused() {
         assert_eq!(reply.status, 400, "{bad}: {:?}", reply.body);
     }
 }
+
+#[tokio::test]
+async fn coupons_of_every_kind_are_created_once_and_bad_ones_refused() {
+    let app = spawn_app().await;
+    let root = app.api.super_admin().await;
+    for coupon in [
+        json!({"code": "FIVE-OFF", "kind": "fixed", "value": "5"}),
+        json!({"code": "TENPCT", "kind": "percent", "value": "12.5", "per_user_limit": 1, "total_limit": 100}),
+        json!({"code": "MAN100JIAN20", "kind": "threshold", "value": "20", "threshold": "100"}),
+    ] {
+        let reply = app
+            .api
+            .post("/admin/coupons", Some(&root.token), coupon.clone())
+            .await;
+        assert_eq!(reply.status, 201, "{coupon}: {:?}", reply.body);
+        assert_eq!(reply.body["code"], coupon["code"]);
+    }
+    let again = app
+        .api
+        .post(
+            "/admin/coupons",
+            Some(&root.token),
+            json!({"code": "FIVE-OFF", "kind": "fixed", "value": "1"}),
+        )
+        .await;
+    assert_eq!(again.status, 409);
+    for bad in [
+        json!({"code": "lower", "kind": "fixed", "value": "5"}),
+        json!({"code": "PCT", "kind": "percent", "value": "101"}),
+        json!({"code": "NOTHRESH", "kind": "threshold", "value": "5"}),
+        json!({"code": "WHAT", "kind": "bogo", "value": "5"}),
+        json!({"code": "BACKWARDS", "kind": "fixed", "value": "5", "valid_from": "2030-01-01T00:00:00Z", "valid_until": "2029-01-01T00:00:00Z"}),
+    ] {
+        let reply = app
+            .api
+            .post("/admin/coupons", Some(&root.token), bad.clone())
+            .await;
+        assert_eq!(reply.status, 400, "{bad}: {:?}", reply.body);
+    }
+    let patient = app.api.signup("patient").await;
+    let denied = app
+        .api
+        .post(
+            "/admin/coupons",
+            Some(&patient.token),
+            json!({"code": "MINE", "kind": "fixed", "value": "5"}),
+        )
+        .await;
+    assert_eq!(denied.status, 403);
+}

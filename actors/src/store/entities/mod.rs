@@ -1,6 +1,7 @@
 //! sea-orm entities, one per table. Private to `store`: nothing outside sees them.
 
 pub mod announcements;
+pub mod coupons;
 pub mod distributors;
 pub mod ledger_accounts;
 pub mod ledger_refunds;

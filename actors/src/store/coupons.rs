@@ -1,0 +1,59 @@
+//! The mall's coupons, stored exactly (cents, hundredths of a percent).
+
+use chrono::Utc;
+use medrt_domain::mall::{Coupon, CouponKind};
+use medrt_domain::money::Money;
+use rust_decimal::Decimal;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+
+use super::entities::coupons;
+use super::{Store, StoreError};
+
+pub struct Coupons<'a> {
+    store: &'a Store,
+}
+
+fn cents(m: Money) -> i64 {
+    m.cents() as i64
+}
+
+impl<'a> Coupons<'a> {
+    pub(super) fn new(store: &'a Store) -> Self {
+        Self { store }
+    }
+
+    /// Stores a coupon whose settings were checked (`Coupon::check`); codes are unique.
+    pub async fn add(&self, coupon: &Coupon) -> Result<(), StoreError> {
+        let (kind, value, percent, threshold) = match &coupon.kind {
+            CouponKind::Fixed { value } => ("fixed", cents(*value), 0, 0),
+            CouponKind::Percent { value } => {
+                let bp = (value * Decimal::ONE_HUNDRED).trunc();
+                (
+                    "percent",
+                    0,
+                    i32::try_from(bp).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    0,
+                )
+            }
+            CouponKind::Threshold { threshold, value } => {
+                ("threshold", cents(*value), 0, cents(*threshold))
+            }
+        };
+        coupons::ActiveModel {
+            code: Set(coupon.code.clone()),
+            kind: Set(kind.to_owned()),
+            value_cents: Set(value),
+            percent_basis_points: Set(percent),
+            threshold_cents: Set(threshold),
+            valid_from: Set(coupon.valid_from),
+            valid_until: Set(coupon.valid_until),
+            per_user_limit: Set(coupon.per_user_limit.map(|l| l as i32)),
+            total_limit: Set(coupon.total_limit.map(|l| l as i32)),
+            created_at: Set(Utc::now()),
+        }
+        .insert(&self.store.db)
+        .await
+        .map_err(|e| StoreError::unique(e, "coupon"))?;
+        Ok(())
+    }
+}
