@@ -100,20 +100,20 @@ impl LabelScores {
         self.scores[(label * self.height + y) * self.width + x]
     }
 
-    /// The best-scoring label of each pixel, row-major.
-    pub fn argmax(&self) -> Vec<u8> {
-        let mut out = vec![0; self.height * self.width];
-        self.argmax_into(&mut out);
-        out
-    }
-
-    /// As [`LabelScores::argmax`], into `out` (`height × width` values).
+    /// Writes the best-scoring label of each pixel into `out` (`height × width` values,
+    /// row-major); ties go to the lower label.
     pub fn argmax_into(&self, out: &mut [u8]) {
         let plane = self.height * self.width;
-        for (p, label) in out.iter_mut().enumerate().take(plane) {
-            *label = (0..self.labels)
-                .max_by(|&a, &b| self.scores[a * plane + p].total_cmp(&self.scores[b * plane + p]))
-                .unwrap_or(0) as u8;
+        // Reads each label's plane sequentially (one stream per label), allocates nothing.
+        for (p, slot) in out[..plane].iter_mut().enumerate() {
+            let (mut label, mut best) = (0, self.scores[p]);
+            for l in 1..self.labels {
+                let score = self.scores[l * plane + p];
+                if score > best {
+                    (label, best) = (l, score);
+                }
+            }
+            *slot = label as u8;
         }
     }
 }
@@ -250,7 +250,9 @@ mod tests {
             width: 2,
             scores: vec![0.2, 0.9, 0.8, 0.1],
         };
-        assert_eq!(scores.argmax(), vec![1, 0]);
+        let mut labels = [9u8; 2];
+        scores.argmax_into(&mut labels);
+        assert_eq!(labels, [1, 0]);
         assert_eq!(scores.score(1, 0, 0), 0.8);
     }
 }

@@ -259,10 +259,19 @@ fn rescale_values_stored_as_un_are_read_as_text_not_as_bytes() {
 fn malformed_and_non_image_files_are_named_errors_never_panics() {
     let dir = test_files();
     for (file, expected) in [
-        ("no_meta.dcm", "unreadable"),
-        ("MR_truncated.dcm", ""),
-        ("badVR.dcm", ""),
-        ("meta_missing_tsyntax.dcm", ""),
+        (
+            "no_meta.dcm",
+            "unreadable DICOM: Could not parse meta group",
+        ),
+        (
+            "MR_truncated.dcm",
+            "unreadable DICOM: Could not read data set",
+        ),
+        ("badVR.dcm", "invalid Number of Frames"),
+        (
+            "meta_missing_tsyntax.dcm",
+            "unreadable DICOM: Could not parse meta group",
+        ),
         ("rtplan.dcm", "no pixel data"),
     ] {
         let bytes = std::fs::read(dir.join(file)).unwrap();

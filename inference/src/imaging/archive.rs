@@ -60,9 +60,10 @@ pub struct Member {
 }
 
 /// An archive that passed the checks; members are inflated on demand (from any thread).
+/// The central directory is parsed once: clones of `zip` share it.
 #[derive(Clone, Debug)]
 pub struct Archive {
-    bytes: Arc<[u8]>,
+    zip: zip::ZipArchive<Cursor<Arc<[u8]>>>,
     pub members: Vec<Member>,
 }
 
@@ -79,7 +80,7 @@ impl Archive {
             });
         }
         let bytes: Arc<[u8]> = bytes.into();
-        let mut zip = zip::ZipArchive::new(Cursor::new(bytes.clone()))
+        let mut zip = zip::ZipArchive::new(Cursor::new(bytes))
             .map_err(|e| ArchiveError::NotZip(e.to_string()))?;
         if zip.len() > limits.max_entries {
             return Err(ArchiveError::TooManyEntries {
@@ -121,7 +122,7 @@ impl Archive {
             }
             members.push(Member { index, name, size });
         }
-        Ok(Self { bytes, members })
+        Ok(Self { zip, members })
     }
 
     /// Inflates one member, reading no more than its declared size (a lying header
@@ -131,8 +132,7 @@ impl Archive {
             name: member.name.clone(),
             reason,
         };
-        let mut zip = zip::ZipArchive::new(Cursor::new(self.bytes.clone()))
-            .map_err(|e| failed(e.to_string()))?;
+        let mut zip = self.zip.clone();
         let entry = zip
             .by_index(member.index)
             .map_err(|e| failed(e.to_string()))?;

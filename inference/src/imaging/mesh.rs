@@ -23,12 +23,8 @@ pub struct Dims {
 }
 
 impl Dims {
-    pub fn len(&self) -> usize {
+    pub fn voxels(&self) -> usize {
         self.x * self.y * self.z
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
@@ -109,7 +105,7 @@ fn fill_plane(plane: &mut [bool], labels: &[u8], dims: Dims, label: u8, k: usize
 pub fn marching_cubes(labels: &[u8], dims: Dims, label: u8) -> Mesh {
     assert_eq!(
         labels.len(),
-        dims.len(),
+        dims.voxels(),
         "labels do not match their dimensions"
     );
     let table = cube_table::table();
@@ -379,7 +375,7 @@ mod tests {
     fn ball(n: usize, radius: f64) -> (Vec<u8>, Dims) {
         let dims = Dims { x: n, y: n, z: n };
         let c = (n as f64 - 1.0) / 2.0;
-        let labels = (0..dims.len())
+        let labels = (0..dims.voxels())
             .map(|i| {
                 let (x, y, z) = (i % n, i / n % n, i / (n * n));
                 let d = [x, y, z].map(|v| v as f64 - c);
@@ -425,7 +421,7 @@ mod tests {
         let dims = Dims { x: 12, y: 10, z: 9 };
         let mut state = 0x2545_f491_4f6c_dd1du64;
         for _ in 0..20 {
-            let labels: Vec<u8> = (0..dims.len())
+            let labels: Vec<u8> = (0..dims.voxels())
                 .map(|_| {
                     state ^= state << 13;
                     state ^= state >> 7;

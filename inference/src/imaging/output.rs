@@ -1,8 +1,6 @@
 //! What a run leaves in its output folder: one binary STL per label and `summary.json`.
 //! Only those names are written, inside that folder.
 
-use std::path::{Path, PathBuf};
-
 use serde::Serialize;
 
 use super::mesh::Mesh;
@@ -84,7 +82,7 @@ pub fn file_name(label: &str) -> String {
 /// The mesh as a binary STL: 80-byte header, triangle count, then per triangle its unit
 /// normal, three vertices and a zero attribute word (little endian). Written directly:
 /// for meshes of millions of triangles this is several times faster than going through
-/// `stl_io`'s per-triangle writer (the tests read the files back with `stl_io`).
+/// `stl_io`'s per-triangle writer (the tests read the bytes back with `stl_io`).
 pub fn stl_bytes(mesh: &Mesh) -> Vec<u8> {
     let mut out = Vec::with_capacity(84 + 50 * mesh.triangles.len());
     let mut header = [0u8; 80];
@@ -113,9 +111,26 @@ pub fn stl_bytes(mesh: &Mesh) -> Vec<u8> {
     out
 }
 
-pub fn write_summary(dir: &Path, summary: &Summary) -> std::io::Result<PathBuf> {
-    let path = dir.join("summary.json");
-    let text = serde_json::to_vec_pretty(summary).map_err(std::io::Error::other)?;
-    std::fs::write(&path, text)?;
-    Ok(path)
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::imaging::mesh::{Dims, marching_cubes};
+
+    #[test]
+    fn stl_bytes_read_back_as_the_same_triangles_with_unit_outward_normals() {
+        let labels = [1u8; 8];
+        let mesh = marching_cubes(&labels, Dims { x: 2, y: 2, z: 2 }, 1);
+        let bytes = stl_bytes(&mesh);
+        let read = stl_io::read_stl(&mut std::io::Cursor::new(bytes)).unwrap();
+        assert_eq!(read.faces.len(), mesh.triangles.len());
+        for (face, triangle) in read.faces.iter().zip(&mesh.triangles) {
+            let corners = face.vertices.map(|v| read.vertices[v].0);
+            assert_eq!(corners, triangle.map(|v| mesh.vertices[v as usize]));
+            let n = face.normal.0;
+            assert!(((n[0] * n[0] + n[1] * n[1] + n[2] * n[2]).sqrt() - 1.0).abs() < 1e-5);
+            // Outward: the normal points away from the cube's centre (0.5, 0.5, 0.5).
+            let c = [0, 1, 2].map(|a| corners.iter().map(|p| p[a]).sum::<f32>() / 3.0 - 0.5);
+            assert!(n[0] * c[0] + n[1] * c[1] + n[2] * c[2] > 0.0);
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! inference pool a bounded number of slices at a time. Progress is reported per stage;
 //! cancellation is checked between slices and stages.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -177,7 +178,10 @@ fn parse(archive: &Archive, report: &Report, cancel: &Cancel) -> Result<Parsed, 
     Ok(parsed)
 }
 
-/// Decodes every plane of the series straight into its place in one volume.
+/// Decodes every plane of the series straight into its place in one volume. Each file
+/// is decoded once, however many of its frames the series uses (an Enhanced CT holds
+/// them all); files were parsed once already in `parse`, but holding them decoded until
+/// now would cost the memory of the whole series twice.
 fn volume(
     archive: &Archive,
     chosen: &series::Chosen<usize>,
@@ -186,26 +190,33 @@ fn volume(
 ) -> Result<Vec<f32>, ImagingError> {
     let Dims { x, y, z } = chosen.dims;
     let mut volume = vec![0.0f32; x * y * z];
+    let mut by_file: BTreeMap<usize, Vec<(&Plane, &mut [f32])>> = BTreeMap::new();
+    for ((member, plane), out) in chosen.planes.iter().zip(volume.chunks_mut(x * y)) {
+        by_file.entry(*member).or_default().push((plane, out));
+    }
     let done = AtomicUsize::new(0);
-    volume
-        .par_chunks_mut(x * y)
-        .zip(chosen.planes.par_iter())
-        .try_for_each(|(out, (member, plane))| {
+    by_file
+        .into_iter()
+        .collect::<Vec<_>>()
+        .into_par_iter()
+        .try_for_each(|(member, planes)| {
             cancel.check()?;
-            let member: &Member = &archive.members[*member];
+            let member: &Member = &archive.members[member];
             let failed = |error| ImagingError::Dicom {
                 file: member.name.clone(),
                 error,
             };
             let image = Image::decode(archive.read(member)?).map_err(failed)?;
             let pixels = image.pixels().map_err(failed)?;
-            image.plane_hu_into(&pixels, plane, out).map_err(failed)?;
-            let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-            report(Progress {
-                stage: Stage::Volume,
-                done: n,
-                total: z,
-            });
+            for (plane, out) in planes {
+                image.plane_hu_into(&pixels, plane, out).map_err(failed)?;
+                let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                report(Progress {
+                    stage: Stage::Volume,
+                    done: n,
+                    total: z,
+                });
+            }
             Ok::<(), ImagingError>(())
         })?;
     Ok(volume)
@@ -221,7 +232,7 @@ async fn segment(
 ) -> Result<Vec<u8>, ImagingError> {
     let plane = dims.x * dims.y;
     let volume = Arc::new(volume);
-    let mut labels = vec![0u8; dims.len()];
+    let mut labels = vec![0u8; dims.voxels()];
     let mut pending = futures::stream::iter(0..dims.z)
         .map(|z| {
             let slice = Slice::in_volume(volume.clone(), z, dims.y, dims.x);
@@ -340,7 +351,8 @@ pub async fn analyze(
 
     cancel.check()?;
     let clock = Instant::now();
-    std::fs::create_dir_all(out)
+    tokio::fs::create_dir_all(out)
+        .await
         .map_err(|e| ImagingError::Output(format!("{}: {e}", out.display())))?;
     let total = meshes.len() + 1;
     let written = AtomicUsize::new(0);
@@ -348,9 +360,7 @@ pub async fn analyze(
         let path = out.join(&summary.file);
         let written = &written;
         async move {
-            tokio::fs::write(&path, stl)
-                .await
-                .map_err(|e| ImagingError::Output(format!("{}: {e}", path.display())))?;
+            write(&path, stl).await?;
             let done = written.fetch_add(1, Ordering::Relaxed) + 1;
             report(Progress {
                 stage: Stage::Write,
@@ -377,14 +387,21 @@ pub async fn analyze(
         labels: summaries,
         timings,
     };
-    output::write_summary(out, &summary)
+    let json = serde_json::to_vec_pretty(&summary)
         .map_err(|e| ImagingError::Output(format!("summary.json: {e}")))?;
+    write(&out.join("summary.json"), json).await?;
     report(Progress {
         stage: Stage::Write,
         done: total,
         total,
     });
     Ok(summary)
+}
+
+async fn write(path: &Path, bytes: Vec<u8>) -> Result<(), ImagingError> {
+    tokio::fs::write(path, bytes)
+        .await
+        .map_err(|e| ImagingError::Output(format!("{}: {e}", path.display())))
 }
 
 fn describe(name: &str, mesh: &Mesh) -> LabelSummary {
