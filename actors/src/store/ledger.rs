@@ -9,8 +9,8 @@ use chrono::Utc;
 use medrt_domain::event::Event;
 use medrt_domain::ids::UserId;
 use medrt_domain::ledger::{
-    AccountRef, Balance, LedgerConfig, LedgerError, PointKind, Reason, Reference, Transfer,
-    TransferId, TransferSpec,
+    AccountRef, Balance, LedgerConfig, LedgerError, Phase as LedgerPhase, PointKind, Reason,
+    Reference, Transfer, TransferId, TransferSpec,
 };
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
@@ -69,12 +69,7 @@ impl<'a> Ledger<'a> {
     }
 
     pub async fn balance(&self, account: AccountRef) -> Result<Balance, StoreError> {
-        let row = accounts::Entity::find_by_id(account.to_string())
-            .one(&self.store.db)
-            .await?;
-        row.map(to_balance)
-            .transpose()
-            .map(Option::unwrap_or_default)
+        balance_of(&self.store.db, account).await
     }
 
     /// Available points of both kinds.
@@ -187,7 +182,7 @@ impl<'a> Ledger<'a> {
         let row = transfers::Entity::find()
             .filter(transfers::Column::Reference.eq(reference.as_str()))
             .filter(transfers::Column::Reason.eq(Reason::Charge.as_str()))
-            .filter(transfers::Column::Phase.ne("pending"))
+            .filter(transfers::Column::Phase.is_in([LedgerPhase::POSTED, LedgerPhase::POST]))
             .order_by_asc(transfers::Column::Id)
             .one(&self.store.db)
             .await?;
@@ -228,6 +223,19 @@ impl<'a> Ledger<'a> {
             .await?;
         Ok(())
     }
+}
+
+/// One account's balance (zero if it was never used), on any connection.
+pub(super) async fn balance_of<C: ConnectionTrait>(
+    conn: &C,
+    account: AccountRef,
+) -> Result<Balance, StoreError> {
+    let row = accounts::Entity::find_by_id(account.to_string())
+        .one(conn)
+        .await?;
+    row.map(to_balance)
+        .transpose()
+        .map(Option::unwrap_or_default)
 }
 
 async fn available_of<C: ConnectionTrait>(

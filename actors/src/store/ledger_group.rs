@@ -5,9 +5,7 @@
 use std::collections::HashMap;
 
 use chrono::Utc;
-use medrt_domain::ledger::{
-    AccountRef, Balance, LedgerError, Phase, Reason, Transfer, TransferId, TransferSpec,
-};
+use medrt_domain::ledger::{AccountRef, LedgerError, Phase, Transfer, TransferId, TransferSpec};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter};
 
@@ -15,8 +13,8 @@ use super::StoreError;
 use super::entities::{
     ledger_accounts as accounts, ledger_refunds as refunds, ledger_transfers as transfers,
 };
-use super::ledger::GroupOutcome;
-use super::ledger_rows::{account_row, to_balance, to_transfer, transfer_row};
+use super::ledger::{GroupOutcome, balance_of};
+use super::ledger_rows::{account_row, to_transfer, transfer_row};
 
 /// One group inside its savepoint. `Err` is a database failure; rule violations come
 /// back as `Rejected` and the caller rolls the savepoint back.
@@ -101,7 +99,7 @@ async fn apply_one(
                 );
             }
             if debit.exec(txn).await?.rows_affected == 0 {
-                let available = balance_in(txn, spec.debit).await?.available();
+                let available = balance_of(txn, spec.debit).await?.available();
                 return Ok(Err(LedgerError::Insufficient {
                     available,
                     wanted: spec.amount.get(),
@@ -159,7 +157,7 @@ async fn open_hold(
     let Some(row) = transfers::Entity::find_by_id(hold.as_uuid())
         .one(txn)
         .await?
-        .filter(|r| r.phase == "pending")
+        .filter(|r| r.phase == Phase::PENDING)
     else {
         return Ok(Err(LedgerError::UnknownHold));
     };
@@ -189,10 +187,11 @@ async fn reserve_refund(
     else {
         return Ok(Err(LedgerError::UnknownCharge));
     };
-    if row.reason != Reason::Charge.as_str() || row.phase == "pending" {
+    let row = to_transfer(row)?;
+    if !row.spec.is_charge() {
         return Ok(Err(LedgerError::UnknownCharge));
     }
-    if row.debit_account != spec.credit.to_string() {
+    if row.spec.debit != spec.credit {
         return Ok(Err(LedgerError::RefundMismatch));
     }
     let amount = spec.amount.get() as i64;
@@ -229,24 +228,13 @@ async fn ensure_account(txn: &DatabaseTransaction, account: AccountRef) -> Resul
     Ok(())
 }
 
-async fn balance_in(txn: &DatabaseTransaction, account: AccountRef) -> Result<Balance, StoreError> {
-    let row = accounts::Entity::find_by_id(account.to_string())
-        .one(txn)
-        .await?;
-    row.map(to_balance)
-        .transpose()
-        .map(Option::unwrap_or_default)
-}
-
 async fn insert_transfer(txn: &DatabaseTransaction, t: &Transfer) -> Result<(), StoreError> {
     let spec = &t.spec;
     transfers::Entity::insert(transfer_row(t))
         .exec(txn)
         .await
         .map_err(|e| StoreError::unique(e, "idempotency key"))?;
-    let is_charge =
-        spec.reason == Reason::Charge && matches!(spec.phase, Phase::Posted | Phase::Post(_));
-    if is_charge {
+    if spec.is_charge() {
         let charge = refunds::ActiveModel {
             charge_id: Set(t.id.as_uuid()),
             charged: Set(spec.amount.get() as i64),

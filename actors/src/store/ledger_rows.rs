@@ -24,10 +24,8 @@ pub(super) fn account_row(account: AccountRef) -> accounts::ActiveModel {
 pub(super) fn transfer_row(t: &Transfer) -> transfers::ActiveModel {
     let spec = &t.spec;
     let (phase, settles) = match spec.phase {
-        Phase::Posted => ("posted", None),
-        Phase::Pending => ("pending", None),
-        Phase::Post(h) => ("post", Some(h.as_uuid())),
-        Phase::Void(h) => ("void", Some(h.as_uuid())),
+        Phase::Posted | Phase::Pending => (spec.phase.name(), None),
+        Phase::Post(h) | Phase::Void(h) => (spec.phase.name(), Some(h.as_uuid())),
     };
     transfers::ActiveModel {
         id: Set(t.id.as_uuid()),
@@ -62,10 +60,10 @@ pub(super) fn to_balance(row: accounts::Model) -> Result<Balance, StoreError> {
 pub(super) fn to_transfer(row: transfers::Model) -> Result<Transfer, StoreError> {
     let bad = |what: &str| StoreError::corrupt(format!("transfer {}: bad {what}", row.id));
     let phase = match (row.phase.as_str(), row.settles) {
-        ("posted", None) => Phase::Posted,
-        ("pending", None) => Phase::Pending,
-        ("post", Some(h)) => Phase::Post(TransferId::from_uuid(h)),
-        ("void", Some(h)) => Phase::Void(TransferId::from_uuid(h)),
+        (Phase::POSTED, None) => Phase::Posted,
+        (Phase::PENDING, None) => Phase::Pending,
+        (Phase::POST, Some(h)) => Phase::Post(TransferId::from_uuid(h)),
+        (Phase::VOID, Some(h)) => Phase::Void(TransferId::from_uuid(h)),
         _ => return Err(bad("phase")),
     };
     let spec = TransferSpec {

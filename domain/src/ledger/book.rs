@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 
 use super::account::{AccountRef, Balance};
-use super::transfer::{IdempotencyKey, Phase, Reason, Transfer, TransferId, TransferSpec};
+use super::transfer::{IdempotencyKey, Phase, Transfer, TransferId, TransferSpec};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LedgerError {
@@ -223,7 +223,7 @@ impl Book {
         let charge = self
             .transfers
             .get(&charge_id)
-            .filter(|t| t.spec.reason == Reason::Charge && t.spec.phase != Phase::Pending)
+            .filter(|t| t.spec.is_charge())
             .ok_or(LedgerError::UnknownCharge)?;
         if charge.spec.debit != spec.credit {
             return Err(LedgerError::RefundMismatch);

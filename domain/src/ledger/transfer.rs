@@ -110,6 +110,23 @@ pub enum Phase {
     Void(TransferId),
 }
 
+impl Phase {
+    pub const POSTED: &'static str = "posted";
+    pub const PENDING: &'static str = "pending";
+    pub const POST: &'static str = "post";
+    pub const VOID: &'static str = "void";
+
+    /// The phase's name, as stored and shown (without the hold it settles).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Phase::Posted => Self::POSTED,
+            Phase::Pending => Self::PENDING,
+            Phase::Post(_) => Self::POST,
+            Phase::Void(_) => Self::VOID,
+        }
+    }
+}
+
 /// A movement a caller asks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TransferSpec {
@@ -137,6 +154,12 @@ impl TransferSpec {
     }
 
     /// The body a key stands for: a retry with the same key must repeat it exactly.
+    /// A charge that moved points (posted at once, or a hold's settlement): the only
+    /// kind of transfer a refund may reverse.
+    pub fn is_charge(&self) -> bool {
+        self.reason == Reason::Charge && matches!(self.phase, Phase::Posted | Phase::Post(_))
+    }
+
     pub fn fingerprint(&self) -> String {
         format!(
             "{}|{}|{}|{}|{}|{}|{:?}|{}",
@@ -146,10 +169,8 @@ impl TransferSpec {
             self.reason.as_str(),
             self.reference.as_ref().map_or("", Reference::as_str),
             match self.phase {
-                Phase::Posted => "posted".to_owned(),
-                Phase::Pending => "pending".to_owned(),
-                Phase::Post(h) => format!("post:{h}"),
-                Phase::Void(h) => format!("void:{h}"),
+                Phase::Post(h) | Phase::Void(h) => format!("{}:{h}", self.phase.name()),
+                Phase::Posted | Phase::Pending => self.phase.name().to_owned(),
             },
             self.reverses,
             self.key.as_str(),

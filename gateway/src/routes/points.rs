@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use medrt_actors::ledger::Receipt;
 use medrt_domain::ids::UserId;
-use medrt_domain::ledger::{Amount, IdempotencyKey, Owner, Phase, PointKind, Transfer};
+use medrt_domain::ledger::{Amount, IdempotencyKey, Owner, PointKind, Transfer};
 use medrt_domain::rbac::Permission;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -75,12 +75,7 @@ impl TransferView {
             direction: if incoming { "in" } else { "out" },
             reason: t.spec.reason.as_str(),
             reference: t.spec.reference.as_ref().map(|r| r.as_str().to_owned()),
-            phase: match t.spec.phase {
-                Phase::Posted => "posted",
-                Phase::Pending => "pending",
-                Phase::Post(_) => "post",
-                Phase::Void(_) => "void",
-            },
+            phase: t.spec.phase.name(),
             counterparty: match other.owner {
                 Owner::User(id) => format!("user:{id}"),
                 Owner::System(s) => format!("system:{}", s.as_str()),

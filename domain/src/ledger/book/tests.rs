@@ -5,7 +5,7 @@ use super::*;
 use crate::ids::UserId;
 use crate::ledger::account::SystemAccount;
 use crate::ledger::points::{Amount, PointKind};
-use crate::ledger::transfer::Reference;
+use crate::ledger::transfer::{Reason, Reference};
 
 fn amount(n: u64) -> Amount {
     Amount::new(n as i64).unwrap()
@@ -210,6 +210,34 @@ fn holds_reserve_then_post_part_or_void() {
         ),
         Err(LedgerError::HoldSettled)
     );
+    book.check_invariants().unwrap();
+}
+
+#[test]
+fn only_charges_that_moved_points_can_be_refunded() {
+    let mut book = Book::default();
+    let alice = user();
+    let (revenue, refunds) = (sys(SystemAccount::Revenue), sys(SystemAccount::Refunds));
+    grant(&mut book, alice, 10, "g1");
+    let hold = |k: &str| spec(k, alice, revenue, 4, Reason::Charge, Phase::Pending);
+    let first = book.apply(&[hold("h1")], Utc::now()).unwrap().transfers()[0].id;
+    let void = spec("v1", alice, revenue, 4, Reason::Charge, Phase::Void(first));
+    let voided = book.apply(&[void], Utc::now()).unwrap().transfers()[0].id;
+    let refund = |k: &str, of| TransferSpec {
+        reverses: Some(of),
+        ..spec(k, refunds, alice, 1, Reason::Refund, Phase::Posted)
+    };
+    for (k, of) in [("r1", first), ("r2", voided)] {
+        assert_eq!(
+            book.apply(&[refund(k, of)], Utc::now()),
+            Err(LedgerError::UnknownCharge),
+            "{k}"
+        );
+    }
+    let second = book.apply(&[hold("h2")], Utc::now()).unwrap().transfers()[0].id;
+    let post = spec("p2", alice, revenue, 3, Reason::Charge, Phase::Post(second));
+    let posted = book.apply(&[post], Utc::now()).unwrap().transfers()[0].id;
+    book.apply(&[refund("r3", posted)], Utc::now()).unwrap();
     book.check_invariants().unwrap();
 }
 
