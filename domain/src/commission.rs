@@ -67,11 +67,8 @@ impl CommissionRules {
 
     /// The commission of each level (1 first) on `base`.
     pub fn split(&self, base: Money) -> Vec<Money> {
-        self.levels
-            .iter()
-            .map(|rate| {
-                Money::floor(base.amount() * rate).expect("a share of a valid amount is valid")
-            })
+        (0..self.levels.len())
+            .map(|level| self.amount(level, base))
             .collect()
     }
 

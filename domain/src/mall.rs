@@ -8,12 +8,58 @@ use serde::{Deserialize, Serialize};
 use crate::money::{Money, MoneyError};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(try_from = "String", into = "&'static str")]
 pub enum ProductCategory {
     Medicine,
     MedicalDevice,
     GeneticTest,
     Other,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown product category {0:?}: medicine, medical_device, genetic_test or other")]
+pub struct UnknownCategory(pub String);
+
+impl ProductCategory {
+    pub const ALL: [ProductCategory; 4] = [
+        ProductCategory::Medicine,
+        ProductCategory::MedicalDevice,
+        ProductCategory::GeneticTest,
+        ProductCategory::Other,
+    ];
+
+    /// The category's name, as stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProductCategory::Medicine => "medicine",
+            ProductCategory::MedicalDevice => "medical_device",
+            ProductCategory::GeneticTest => "genetic_test",
+            ProductCategory::Other => "other",
+        }
+    }
+}
+
+impl std::str::FromStr for ProductCategory {
+    type Err = UnknownCategory;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| UnknownCategory(s.to_owned()))
+    }
+}
+
+impl TryFrom<String> for ProductCategory {
+    type Error = UnknownCategory;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<ProductCategory> for &'static str {
+    fn from(c: ProductCategory) -> Self {
+        c.as_str()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -111,6 +157,17 @@ pub struct Quote {
     pub subtotal: Money,
     pub discount: Money,
     pub total: Money,
+}
+
+impl CouponKind {
+    /// The kind's name, as in the API's `kind` field (serde's tag).
+    pub fn name(&self) -> &'static str {
+        match self {
+            CouponKind::Fixed { .. } => "fixed",
+            CouponKind::Percent { .. } => "percent",
+            CouponKind::Threshold { .. } => "threshold",
+        }
+    }
 }
 
 impl Coupon {

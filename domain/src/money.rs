@@ -71,10 +71,6 @@ impl Money {
         (self.0 >= other.0).then(|| Money(self.0 - other.0))
     }
 
-    pub fn min(self, other: Money) -> Money {
-        if self <= other { self } else { other }
-    }
-
     pub fn is_zero(&self) -> bool {
         self.0.is_zero()
     }
@@ -132,7 +128,8 @@ mod tests {
         assert_eq!(Money::parse("-1"), Err(MoneyError::Negative));
         assert_eq!(Money::parse("1.001"), Err(MoneyError::TooPrecise));
         assert!(matches!(Money::parse("abc"), Err(MoneyError::Invalid(_))));
-        assert_eq!(Money::parse("1e11").ok(), None);
+        assert_eq!(Money::parse("10000000000.01"), Err(MoneyError::Overflow));
+        assert!(Money::parse("10000000000").is_ok());
     }
 
     #[test]

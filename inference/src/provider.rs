@@ -2,7 +2,6 @@
 //! never a silent switch to the CPU, unless the model allows it (`fallback_cpu`).
 
 use std::fmt;
-use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
@@ -16,8 +15,6 @@ pub enum ExecutionProvider {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProviderError {
-    #[error("unknown execution provider `{0}`: expected cpu, cuda or tensorrt")]
-    Unknown(String),
     #[error(
         "execution provider {wanted} is not available on this machine (available: {available}); set fallback_cpu = true to run on the CPU instead"
     )]
@@ -34,18 +31,6 @@ impl fmt::Display for ExecutionProvider {
             ExecutionProvider::Cuda => "cuda",
             ExecutionProvider::Tensorrt => "tensorrt",
         })
-    }
-}
-
-impl FromStr for ExecutionProvider {
-    type Err = ProviderError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "cpu" => Ok(ExecutionProvider::Cpu),
-            "cuda" => Ok(ExecutionProvider::Cuda),
-            "tensorrt" => Ok(ExecutionProvider::Tensorrt),
-            _ => Err(ProviderError::Unknown(s.to_owned())),
-        }
     }
 }
 
@@ -76,13 +61,6 @@ pub fn select(
 mod tests {
     use super::*;
     use ExecutionProvider::*;
-
-    #[test]
-    fn names_parse() {
-        assert_eq!("CUDA".parse::<ExecutionProvider>(), Ok(Cuda));
-        assert_eq!(" cpu ".parse::<ExecutionProvider>(), Ok(Cpu));
-        assert!("rocm".parse::<ExecutionProvider>().is_err());
-    }
 
     #[test]
     fn cpu_is_always_there() {

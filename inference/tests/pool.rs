@@ -269,7 +269,13 @@ async fn a_gpu_provider_on_a_machine_without_one_fails_unless_cpu_fallback_is_al
     spec.provider = ExecutionProvider::Cuda;
     let runtime = OrtRuntime::load(&support::library()).unwrap();
     if runtime.available().contains(&ExecutionProvider::Cuda) {
-        return; // a CUDA machine: nothing to refuse
+        // A CUDA machine runs it there.
+        let inference = Inference::start(&support::settings(vec![spec]))
+            .await
+            .unwrap();
+        assert_eq!(inference.describe()[0].provider, ExecutionProvider::Cuda);
+        inference.stop().await;
+        return;
     }
     let err = Inference::start(&support::settings(vec![spec.clone()]))
         .await

@@ -16,8 +16,6 @@ enum Distributors {
     Lineage,
     /// `/<root>/…/<self>/`: the downline is every path with this prefix.
     Path,
-    Depth,
-    Fraud,
     CreatedAt,
 }
 
@@ -35,8 +33,6 @@ impl MigrationTrait for Migration {
                     .col(uuid_null(Distributors::UplineId))
                     .col(text(Distributors::Lineage))
                     .col(string_len(Distributors::Path, 4000))
-                    .col(integer(Distributors::Depth))
-                    .col(boolean(Distributors::Fraud).default(false))
                     .col(timestamp_with_time_zone(Distributors::CreatedAt))
                     .foreign_key(
                         ForeignKey::create()

@@ -24,24 +24,17 @@ impl<'a> Coupons<'a> {
 
     /// Stores a coupon whose settings were checked (`Coupon::check`); codes are unique.
     pub async fn add(&self, coupon: &Coupon) -> Result<(), StoreError> {
-        let (kind, value, percent, threshold) = match &coupon.kind {
-            CouponKind::Fixed { value } => ("fixed", cents(*value), 0, 0),
+        let (value, percent, threshold) = match &coupon.kind {
+            CouponKind::Fixed { value } => (cents(*value), 0, 0),
             CouponKind::Percent { value } => {
                 let bp = (value * Decimal::ONE_HUNDRED).trunc();
-                (
-                    "percent",
-                    0,
-                    i32::try_from(bp).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                    0,
-                )
+                (0, i32::try_from(bp).map_err(StoreError::corrupt)?, 0)
             }
-            CouponKind::Threshold { threshold, value } => {
-                ("threshold", cents(*value), 0, cents(*threshold))
-            }
+            CouponKind::Threshold { threshold, value } => (cents(*value), 0, cents(*threshold)),
         };
         coupons::ActiveModel {
             code: Set(coupon.code.clone()),
-            kind: Set(kind.to_owned()),
+            kind: Set(coupon.kind.name().to_owned()),
             value_cents: Set(value),
             percent_basis_points: Set(percent),
             threshold_cents: Set(threshold),

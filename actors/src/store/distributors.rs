@@ -21,7 +21,6 @@ pub struct DistributorRecord {
     pub upline_id: Option<DistributorId>,
     pub lineage: Lineage,
     pub path: String,
-    pub fraud: bool,
     pub created_at: DateTime<Utc>,
 }
 
@@ -77,8 +76,6 @@ impl<'a> Distributors<'a> {
                 serde_json::to_string(&lineage).map_err(|e| StoreError::Corrupt(e.to_string()))?
             ),
             path: Set(lineage.path(id)),
-            depth: Set(lineage.depth() as i32),
-            fraud: Set(false),
             created_at: Set(Utc::now()),
         }
         .insert(&txn)
@@ -120,9 +117,7 @@ impl<'a> Distributors<'a> {
         of: &DistributorRecord,
         page: PageRequest,
     ) -> Result<Page<DistributorRecord>, StoreError> {
-        let mut query = distributors::Entity::find()
-            .filter(distributors::Column::Path.starts_with(&of.path))
-            .filter(distributors::Column::Id.ne(of.id.as_uuid()))
+        let mut query = below(of)
             .order_by_asc(distributors::Column::Id)
             .limit(page.limit + 1);
         if let Some(after) = page.after {
@@ -139,12 +134,15 @@ impl<'a> Distributors<'a> {
     }
 
     pub async fn downline_size(&self, of: &DistributorRecord) -> Result<u64, StoreError> {
-        Ok(distributors::Entity::find()
-            .filter(distributors::Column::Path.starts_with(&of.path))
-            .filter(distributors::Column::Id.ne(of.id.as_uuid()))
-            .count(&self.store.db)
-            .await?)
+        Ok(below(of).count(&self.store.db).await?)
     }
+}
+
+/// Everyone whose path extends `of`'s, at any depth.
+fn below(of: &DistributorRecord) -> sea_orm::Select<distributors::Entity> {
+    distributors::Entity::find()
+        .filter(distributors::Column::Path.starts_with(&of.path))
+        .filter(distributors::Column::Id.ne(of.id.as_uuid()))
 }
 
 async fn find_by(
@@ -168,7 +166,6 @@ fn to_record(m: distributors::Model) -> Result<DistributorRecord, StoreError> {
         upline_id: m.upline_id.map(DistributorId::from_uuid),
         lineage: serde_json::from_str(&m.lineage).map_err(|e| corrupt(e.to_string()))?,
         path: m.path.clone(),
-        fraud: m.fraud,
         created_at: m.created_at,
     })
 }

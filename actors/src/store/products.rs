@@ -34,7 +34,7 @@ impl<'a> Products<'a> {
             id: Set(ProductId::generate().as_uuid()),
             name: Set(product.name.clone()),
             price_cents: Set(product.price.cents() as i64),
-            category: Set(category_name(product.category).to_owned()),
+            category: Set(product.category.as_str().to_owned()),
             active: Set(product.active),
             created_at: Set(Utc::now()),
         }
@@ -63,27 +63,10 @@ impl<'a> Products<'a> {
     }
 }
 
-fn category_name(c: ProductCategory) -> &'static str {
-    match c {
-        ProductCategory::Medicine => "medicine",
-        ProductCategory::MedicalDevice => "medical_device",
-        ProductCategory::GeneticTest => "genetic_test",
-        ProductCategory::Other => "other",
-    }
-}
-
 fn to_record(m: products::Model) -> Result<ProductRecord, StoreError> {
-    let category = [
-        ProductCategory::Medicine,
-        ProductCategory::MedicalDevice,
-        ProductCategory::GeneticTest,
-        ProductCategory::Other,
-    ]
-    .into_iter()
-    .find(|c| category_name(*c) == m.category)
-    .ok_or_else(|| StoreError::Corrupt(format!("product {}: category {:?}", m.id, m.category)))?;
+    let category: ProductCategory = m.category.parse().map_err(StoreError::corrupt)?;
     let cents = u64::try_from(m.price_cents)
-        .map_err(|_| StoreError::Corrupt(format!("product {}: negative price", m.id)))?;
+        .map_err(|_| StoreError::corrupt(format!("product {}: negative price", m.id)))?;
     Ok(ProductRecord {
         id: ProductId::from_uuid(m.id),
         product: Product {

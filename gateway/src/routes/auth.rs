@@ -5,15 +5,14 @@ use std::net::{IpAddr, SocketAddr};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Utc};
-use medrt_actors::store::StoreError;
 use medrt_domain::account::{UserStatus, Username};
-use medrt_domain::distribution::ReferralCode;
 use medrt_domain::ids::UserId;
 use medrt_domain::rbac::Principal;
 use medrt_domain::role::Role;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::distributors::{referral_code, unknown_referral};
 use super::new_account::AccountFields;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Json;
@@ -51,21 +50,17 @@ pub async fn register(
             "only patient, doctor and distributor accounts can register themselves",
         ));
     }
-    let unknown = || {
-        ApiError::bad_request(
-            "UNKNOWN_REFERRAL_CODE",
-            "no distributor has this referral code",
-        )
-    };
-    let referred_by = match req.referral_code.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(raw) => {
-            let code = ReferralCode::parse(raw).map_err(|_| unknown())?;
-            match state.platform.store().distributors().by_code(&code).await {
-                Ok(distributor) => Some(distributor.id),
-                Err(StoreError::NotFound) => return Err(unknown()),
-                Err(e) => return Err(e.into()),
-            }
+    let referred_by = match referral_code(req.referral_code.as_deref())? {
+        None => None,
+        Some(code) => {
+            let distributors = state.platform.store().distributors();
+            Some(
+                distributors
+                    .by_code(&code)
+                    .await
+                    .map_err(unknown_referral)?
+                    .id,
+            )
         }
     };
     let user = req.account.create(&state, role, None, referred_by).await?;

@@ -4,9 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Duration, Utc};
 use medrt_domain::mall::{Coupon, CouponKind};
-use medrt_domain::money::Money;
 use medrt_domain::rbac::Permission;
-use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -19,12 +17,11 @@ use crate::state::AppState;
 pub struct CouponRequest {
     /// 3 to 32 capital letters, digits or dashes.
     code: String,
-    /// `fixed`, `percent` or `threshold`.
-    kind: String,
-    /// Yuan off (fixed, threshold) or percent off (percent), as a decimal string.
-    value: String,
-    /// For `threshold`: the subtotal from which it applies.
-    threshold: Option<String>,
+    /// `{"kind": "fixed", "value": "5"}`, `{"kind": "percent", "value": "12.5"}` or
+    /// `{"kind": "threshold", "threshold": "100", "value": "20"}`; amounts in yuan.
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    kind: CouponKind,
     /// Default: now.
     valid_from: Option<DateTime<Utc>>,
     /// Default: a year after `valid_from`.
@@ -36,6 +33,7 @@ pub struct CouponRequest {
 #[derive(Serialize, ToSchema)]
 pub struct CouponView {
     code: String,
+    #[serde(flatten)]
     #[schema(value_type = Object)]
     kind: CouponKind,
     valid_from: DateTime<Utc>,
@@ -44,47 +42,20 @@ pub struct CouponView {
     total_limit: Option<u32>,
 }
 
-fn invalid(message: impl Into<String>) -> ApiError {
-    ApiError::bad_request("VALIDATION_FAILED", message)
-}
-
 impl CouponRequest {
     fn parse(self) -> Result<Coupon, ApiError> {
-        let kind = match self.kind.as_str() {
-            "fixed" => CouponKind::Fixed {
-                value: Money::parse(&self.value)?,
-            },
-            "percent" => CouponKind::Percent {
-                value: self
-                    .value
-                    .trim()
-                    .parse::<Decimal>()
-                    .map_err(|_| invalid("value is not a number"))?,
-            },
-            "threshold" => CouponKind::Threshold {
-                threshold: Money::parse(
-                    self.threshold
-                        .as_deref()
-                        .ok_or_else(|| invalid("a threshold coupon needs threshold"))?,
-                )?,
-                value: Money::parse(&self.value)?,
-            },
-            other => {
-                return Err(invalid(format!(
-                    "unknown coupon kind {other:?}: fixed, percent or threshold"
-                )));
-            }
-        };
         let valid_from = self.valid_from.unwrap_or_else(Utc::now);
         let coupon = Coupon {
             code: self.code.trim().to_owned(),
-            kind,
+            kind: self.kind,
             valid_from,
             valid_until: self.valid_until.unwrap_or(valid_from + Duration::days(365)),
             per_user_limit: self.per_user_limit,
             total_limit: self.total_limit,
         };
-        coupon.check().map_err(|e| invalid(e.to_string()))?;
+        coupon
+            .check()
+            .map_err(|e| ApiError::bad_request("VALIDATION_FAILED", e.to_string()))?;
         Ok(coupon)
     }
 }

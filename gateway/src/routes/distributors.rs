@@ -62,6 +62,27 @@ fn link(state: &AppState, code: &ReferralCode) -> String {
     format!("{}{}", state.settings.distribution.link_base, code)
 }
 
+/// A referral code given by a client: absent or blank is none; malformed is 400.
+pub(super) fn referral_code(raw: Option<&str>) -> Result<Option<ReferralCode>, ApiError> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(code) => ReferralCode::parse(code)
+            .map(Some)
+            .map_err(|e| ApiError::bad_request("INVALID_REFERRAL_CODE", e.to_string())),
+    }
+}
+
+/// A lookup by referral code that found nobody is the client's mistake (400).
+pub(super) fn unknown_referral(e: StoreError) -> ApiError {
+    match e {
+        StoreError::NotFound => ApiError::bad_request(
+            "UNKNOWN_REFERRAL_CODE",
+            "no distributor has that referral code",
+        ),
+        other => other.into(),
+    }
+}
+
 fn fresh_code() -> ReferralCode {
     let bytes: [u8; CODE_LEN] = uuid::Uuid::new_v4().as_bytes()[..CODE_LEN]
         .try_into()
@@ -81,25 +102,14 @@ pub async fn join(
     AuthUser(me): AuthUser,
     Json(req): Json<JoinRequest>,
 ) -> Result<(StatusCode, Json<Joined>), ApiError> {
-    let upline = req
-        .referral_code
-        .as_deref()
-        .map(ReferralCode::parse)
-        .transpose()
-        .map_err(|e| ApiError::bad_request("INVALID_REFERRAL_CODE", e.to_string()))?;
+    let upline = referral_code(req.referral_code.as_deref())?;
     let record = state
         .platform
         .store()
         .distributors()
         .join(me.user_id, upline.as_ref(), fresh_code)
         .await
-        .map_err(|e| match e {
-            StoreError::NotFound => ApiError::bad_request(
-                "UNKNOWN_REFERRAL_CODE",
-                "no distributor has that referral code",
-            ),
-            other => other.into(),
-        })?;
+        .map_err(unknown_referral)?;
     let joined = Joined {
         distributor_id: record.id,
         referral_link: link(&state, &record.referral_code),

@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use medrt_inference::Inference;
 use medrt_inference::provider::ExecutionProvider;
 use medrt_inference::registry::{InferenceSettings, ModelKind, ModelSpec};
 
@@ -16,10 +17,12 @@ pub fn models_dir() -> PathBuf {
     dir
 }
 
+/// `ORT_DYLIB_PATH`, or the library `make models` copied.
 pub fn library() -> PathBuf {
-    std::env::var_os("ORT_DYLIB_PATH")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| models_dir().join("lib/libonnxruntime.so"))
+    Inference::library_path(&InferenceSettings {
+        library: models_dir().join("lib/libonnxruntime.so"),
+        models: Vec::new(),
+    })
 }
 
 pub fn text_spec(name: &str, max_batch: usize, max_delay_ms: u64, queue_max: usize) -> ModelSpec {

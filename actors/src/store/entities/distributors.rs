@@ -13,8 +13,6 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub lineage: String,
     pub path: String,
-    pub depth: i32,
-    pub fraud: bool,
     pub created_at: DateTimeUtc,
 }
 
