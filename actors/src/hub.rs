@@ -8,12 +8,14 @@ use std::time::Duration;
 use futures::StreamExt;
 use medrt_domain::ids::UserId;
 use medrt_domain::topic::Topic;
-use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort};
+use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use tokio::task::JoinHandle;
 
 use crate::bus::{Bus, Delivery};
 use crate::cache::Cache;
+use crate::distribution::{DistributorsActor, DistributorsArgs, DistributorsMsg};
 use crate::session::SessionMsg;
+use crate::store::Store;
 
 pub struct HubActor;
 
@@ -21,6 +23,7 @@ pub struct HubArgs {
     pub node_id: String,
     pub bus: Arc<dyn Bus>,
     pub cache: Arc<dyn Cache>,
+    pub store: Store,
     pub sessions_per_user_max: usize,
     pub presence_ttl: Duration,
 }
@@ -31,6 +34,8 @@ pub struct HubState {
     per_user: HashMap<UserId, usize>,
     topics: HashMap<Topic, HashMap<ActorId, ActorRef<SessionMsg>>>,
     bus_listener: JoinHandle<()>,
+    /// Commission events go through the distributor's actor, which adds fresh totals.
+    distributors: ActorRef<DistributorsMsg>,
 }
 
 struct SessionEntry {
@@ -68,6 +73,8 @@ pub enum HubMsg {
     },
     /// An event arrived from the bus.
     Deliver(Arc<Delivery>),
+    /// A commission event, completed by its distributor's actor, for the sessions.
+    Push(Arc<Delivery>),
     /// The bus subscription ended: the hub must be restarted to resubscribe.
     BusClosed,
     /// Refresh this node's liveness in the cache.
@@ -98,12 +105,14 @@ impl Actor for HubActor {
             .node_alive(&args.node_id, args.presence_ttl)
             .await?;
         myself.send_interval(args.presence_ttl / 3, || HubMsg::Heartbeat);
+        let distributors = spawn_distributors(&args, &myself).await?;
         Ok(HubState {
             args,
             sessions: HashMap::new(),
             per_user: HashMap::new(),
             topics: HashMap::new(),
             bus_listener,
+            distributors,
         })
     }
 
@@ -113,6 +122,7 @@ impl Actor for HubActor {
         state: &mut HubState,
     ) -> Result<(), ActorProcessingErr> {
         state.bus_listener.abort();
+        state.distributors.stop(None);
         Ok(())
     }
 
@@ -173,15 +183,15 @@ impl Actor for HubActor {
                 }
                 state.drop_subscriber(topic, session);
             }
-            HubMsg::Deliver(delivery) => {
-                let Some(subscribers) = state.topics.get(&delivery.topic) else {
-                    return Ok(());
-                };
-                for session in subscribers.values() {
-                    let _ = session.cast(SessionMsg::Deliver(delivery.clone()));
+            HubMsg::Deliver(delivery) if delivery.event.distributor().is_some() => {
+                // Only worth the totals query when someone here listens.
+                if state.topics.contains_key(&delivery.topic) {
+                    let _ = state
+                        .distributors
+                        .cast(DistributorsMsg::Committed(delivery));
                 }
-                metrics::counter!("medrt_bus_delivered_total").increment(subscribers.len() as u64);
             }
+            HubMsg::Deliver(delivery) | HubMsg::Push(delivery) => state.fan_out(delivery),
             HubMsg::BusClosed => return Err("the bus subscription ended".into()),
             HubMsg::Heartbeat => {
                 if let Err(e) = state
@@ -196,9 +206,49 @@ impl Actor for HubActor {
         }
         Ok(())
     }
+
+    async fn handle_supervisor_evt(
+        &self,
+        myself: ActorRef<HubMsg>,
+        event: SupervisionEvent,
+        state: &mut HubState,
+    ) -> Result<(), ActorProcessingErr> {
+        if let SupervisionEvent::ActorFailed(cell, error) = event
+            && cell.get_id() == state.distributors.get_id()
+        {
+            tracing::error!(%error, "distributor registry failed; restarting it");
+            state.distributors = spawn_distributors(&state.args, &myself).await?;
+        }
+        Ok(())
+    }
+}
+
+async fn spawn_distributors(
+    args: &HubArgs,
+    hub: &ActorRef<HubMsg>,
+) -> Result<ActorRef<DistributorsMsg>, ActorProcessingErr> {
+    let registry = DistributorsArgs {
+        store: args.store.clone(),
+        hub: hub.clone(),
+    };
+    Ok(
+        Actor::spawn_linked(None, DistributorsActor, registry, hub.get_cell())
+            .await?
+            .0,
+    )
 }
 
 impl HubState {
+    fn fan_out(&self, delivery: Arc<Delivery>) {
+        let Some(subscribers) = self.topics.get(&delivery.topic) else {
+            return;
+        };
+        for session in subscribers.values() {
+            let _ = session.cast(SessionMsg::Deliver(delivery.clone()));
+        }
+        metrics::counter!("medrt_bus_delivered_total").increment(subscribers.len() as u64);
+    }
+
     async fn leave(&mut self, session: ActorId) {
         let Some(entry) = self.sessions.remove(&session) else {
             return;

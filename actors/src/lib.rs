@@ -7,14 +7,16 @@
 //! - [`hub`]: `HubActor`, topic → local sessions, presence.
 //! - [`session`], [`session_supervisor`]: one `SessionActor` per WebSocket connection.
 //! - [`ledger`]: the points ledger: `AccountsActor`, `AccountActor`, `CommitterActor`, `LedgerService`.
+//! - [`distribution`]: `DistributorsActor`/`DistributorActor` (live commission pushes), `SettlementActor`.
 //! - [`relay`]: `OutboxRelayActor`, outbox → bus.
-//! - [`store`]: sea-orm repositories (users, outbox, announcements).
+//! - [`store`]: sea-orm repositories, one per aggregate.
 //! - [`bus`]: in-process and NATS event buses; [`cache`]: in-memory and Redis caches.
 //! - [`ask`]: request/reply with deadlines.
 
 pub mod ask;
 pub mod bus;
 pub mod cache;
+pub mod distribution;
 pub mod hub;
 pub mod ledger;
 pub mod platform;

@@ -12,12 +12,20 @@ use tokio::sync::mpsc;
 use crate::ask::{AskError, CALL_TIMEOUT, ask};
 use crate::bus::Bus;
 use crate::cache::{Cache, CacheError};
+use crate::distribution::SettlementMsg;
 use crate::ledger::{LedgerFailure, LedgerService};
 use crate::relay::RelayMsg;
 use crate::root::{Children, RootActor, RootArgs, RootMsg};
 use crate::session::{Outbound, SessionMsg};
 use crate::session_supervisor::{OpenError, SessionSupervisorMsg};
-use crate::store::Store;
+use crate::store::{Settled, Store};
+
+/// Settling a large backlog takes a while; the caller waits for it.
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(300);
+
+#[derive(Debug, thiserror::Error)]
+#[error("commission settlement failed: {0}")]
+pub struct SettleError(pub String);
 
 pub struct Platform {
     store: Store,
@@ -121,6 +129,19 @@ impl Platform {
     }
 
     /// Nodes currently holding sessions of `user`.
+    /// Settles every commission that is due now (the timer does it too).
+    pub async fn settle_commissions(&self) -> Result<Settled, SettleError> {
+        let settlement = self
+            .children()
+            .await
+            .map_err(|e| SettleError(e.to_string()))?
+            .settlement;
+        ask(&settlement, SettlementMsg::RunNow, SETTLE_TIMEOUT)
+            .await
+            .map_err(|e| SettleError(e.to_string()))?
+            .map_err(SettleError)
+    }
+
     pub async fn presence(&self, user: UserId) -> Result<Vec<String>, CacheError> {
         self.cache.presence(user).await
     }

@@ -1,5 +1,6 @@
-//! `RootActor`: the top of the supervision tree. Starts the hub, the outbox relay and
-//! the session supervisor, and restarts whichever of them fails.
+//! `RootActor`: the top of the supervision tree. Starts the hub, the outbox relay, the
+//! session supervisor, the ledger and the commission settlement job, and restarts
+//! whichever of them fails.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,6 +9,7 @@ use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, Super
 
 use crate::bus::Bus;
 use crate::cache::Cache;
+use crate::distribution::{SettlementActor, SettlementArgs, SettlementMsg, SettlementSettings};
 use crate::hub::{HubActor, HubArgs, HubMsg};
 use crate::ledger::{AccountsActor, AccountsMsg, CommitterActor, CommitterMsg};
 use crate::relay::{OutboxRelayActor, RelayArgs, RelayMsg, RelaySettings};
@@ -29,6 +31,7 @@ pub struct RootArgs {
     pub relay: RelaySettings,
     /// Most transfers the ledger commits in one transaction.
     pub ledger_batch_max: usize,
+    pub settlement: SettlementSettings,
 }
 
 /// The current children; they change when one is restarted.
@@ -39,6 +42,7 @@ pub struct Children {
     pub sessions: ActorRef<SessionSupervisorMsg>,
     pub committer: ActorRef<CommitterMsg>,
     pub accounts: ActorRef<AccountsMsg>,
+    pub settlement: ActorRef<SettlementMsg>,
 }
 
 pub struct RootState {
@@ -65,13 +69,15 @@ impl Actor for RootActor {
         let relay = spawn_relay(&args, me.clone()).await?;
         let sessions = spawn_sessions(&args, hub.clone(), me.clone()).await?;
         let committer = spawn_committer(&args, me.clone()).await?;
-        let accounts = spawn_accounts(&args, committer.clone(), me).await?;
+        let accounts = spawn_accounts(&args, committer.clone(), me.clone()).await?;
+        let settlement = spawn_settlement(&args, me).await?;
         let children = Children {
             hub,
             relay,
             sessions,
             committer,
             accounts,
+            settlement,
         };
         Ok(RootState { args, children })
     }
@@ -87,7 +93,9 @@ impl Actor for RootActor {
             sessions,
             committer,
             accounts,
+            settlement,
         } = &state.children;
+        settlement.stop(None);
         accounts.stop(None);
         committer.stop(None);
         sessions.stop(None);
@@ -144,6 +152,9 @@ impl Actor for RootActor {
             tracing::error!(%why, "ledger account registry ended; restarting it");
             cell.stop_children(None);
             children.accounts = spawn_accounts(&state.args, children.committer.clone(), me).await?;
+        } else if cell.get_id() == children.settlement.get_id() {
+            tracing::error!(%why, "commission settlement ended; restarting it");
+            children.settlement = spawn_settlement(&state.args, me).await?;
         } else if cell.get_id() == children.sessions.get_id() {
             tracing::error!(%why, "session supervisor ended; restarting it");
             cell.stop_children(None);
@@ -162,6 +173,7 @@ async fn spawn_hub(
         node_id: args.node_id.clone(),
         bus: args.bus.clone(),
         cache: args.cache.clone(),
+        store: args.store.clone(),
         sessions_per_user_max: args.sessions_per_user_max,
         presence_ttl: args.presence_ttl,
     };
@@ -223,4 +235,17 @@ async fn spawn_accounts(
             .await?
             .0,
     )
+}
+
+async fn spawn_settlement(
+    args: &RootArgs,
+    root: ActorCell,
+) -> Result<ActorRef<SettlementMsg>, ActorProcessingErr> {
+    let settlement = SettlementArgs {
+        store: args.store.clone(),
+        settings: args.settlement.clone(),
+    };
+    Ok(Actor::spawn_linked(None, SettlementActor, settlement, root)
+        .await?
+        .0)
 }

@@ -57,6 +57,15 @@ impl CommissionRules {
         })
     }
 
+    /// 10 %, 5 % and 2 % for three levels, settled after 7 days.
+    pub fn standard() -> Self {
+        Self::new(
+            vec![Decimal::new(10, 2), Decimal::new(5, 2), Decimal::new(2, 2)],
+            7,
+        )
+        .expect("valid rules")
+    }
+
     pub fn levels(&self) -> &[Decimal] {
         &self.levels
     }
@@ -65,18 +74,20 @@ impl CommissionRules {
         self.settlement_days
     }
 
-    /// The commission of each level (1 first) on `base`.
+    /// The commission of each level (level 1 first) on `base`.
     pub fn split(&self, base: Money) -> Vec<Money> {
-        (0..self.levels.len())
-            .map(|level| self.amount(level, base))
-            .collect()
+        self.levels.iter().map(|rate| share(*rate, base)).collect()
     }
 
-    /// `rate` of `base` for one level (0-based), floored to the cent.
-    pub fn amount(&self, level: usize, base: Money) -> Money {
-        Money::floor(base.amount() * self.levels[level])
-            .expect("a share of a valid amount is valid")
+    /// The rate of `level` (1 is the nearest upline), if the rules go that deep.
+    pub fn rate(&self, level: usize) -> Option<Decimal> {
+        level.checked_sub(1).and_then(|i| self.levels.get(i)).copied()
     }
+}
+
+/// `rate` of `base`, floored to the cent.
+pub fn share(rate: Decimal, base: Money) -> Money {
+    Money::floor(base.amount() * rate).expect("a share (rate ≤ 1) of a valid amount is valid")
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,11 +100,52 @@ pub enum CommissionStatus {
     Voided,
 }
 
-/// One level's commission on one order, with its history folded into amounts.
+impl CommissionStatus {
+    pub const ALL: [CommissionStatus; 5] = [
+        CommissionStatus::Pending,
+        CommissionStatus::Settled,
+        CommissionStatus::PaidOut,
+        CommissionStatus::Reversed,
+        CommissionStatus::Voided,
+    ];
+
+    /// The status's name, as stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommissionStatus::Pending => "pending",
+            CommissionStatus::Settled => "settled",
+            CommissionStatus::PaidOut => "paid_out",
+            CommissionStatus::Reversed => "reversed",
+            CommissionStatus::Voided => "voided",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown commission status {0:?}: pending, settled, paid_out, reversed or voided")]
+pub struct UnknownStatus(pub String);
+
+impl std::str::FromStr for CommissionStatus {
+    type Err = UnknownStatus;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| UnknownStatus(s.to_owned()))
+    }
+}
+
+/// One level's commission on one order, with its history folded into amounts. The rate
+/// and the settlement date are fixed when the order is paid: later rule changes do not
+/// move money already earned.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderCommission {
+    /// 1 for the nearest upline.
     pub level: usize,
-    pub created_at: DateTime<Utc>,
+    pub rate: Decimal,
+    /// What the order still has paid: the base the commission follows.
+    pub base: Money,
+    pub due_at: DateTime<Utc>,
     /// Earned and not yet settled.
     pub pending: Money,
     /// Settled, not yet paid out.
@@ -101,7 +153,7 @@ pub struct OrderCommission {
     pub paid_out: Money,
     /// Pending amounts cancelled by refunds before settlement.
     pub reversed: Money,
-    /// Refunds after settlement, owed back by the distributor.
+    /// Refunds after settlement, owed back by the distributor (deducted from a payout).
     pub clawed_back: Money,
     pub voided: Money,
 }
@@ -113,18 +165,27 @@ pub enum CommissionError {
 }
 
 impl OrderCommission {
-    /// The commission of `level` on an order that paid `base` at `now`.
-    pub fn earn(rules: &CommissionRules, level: usize, base: Money, now: DateTime<Utc>) -> Self {
-        Self {
+    /// The commission of `level` (1-based) on an order that paid `base` at `now`, or
+    /// `None` when the rules stop above that level.
+    pub fn earn(
+        rules: &CommissionRules,
+        level: usize,
+        base: Money,
+        now: DateTime<Utc>,
+    ) -> Option<Self> {
+        let rate = rules.rate(level)?;
+        Some(Self {
             level,
-            created_at: now,
-            pending: rules.amount(level, base),
+            rate,
+            base,
+            due_at: now + Duration::days(rules.settlement_days() as i64),
+            pending: share(rate, base),
             settled: Money::ZERO,
             paid_out: Money::ZERO,
             reversed: Money::ZERO,
             clawed_back: Money::ZERO,
             voided: Money::ZERO,
-        }
+        })
     }
 
     /// What the distributor keeps from this order: earned minus clawbacks.
@@ -151,16 +212,12 @@ impl OrderCommission {
     /// The order's net paid amount is now `net`: bring the commission down to what
     /// `net` earns, first from what is pending (reversed), then from what was settled or
     /// paid (clawed back).
-    pub fn on_refund(
-        &mut self,
-        rules: &CommissionRules,
-        net: Money,
-    ) -> Result<(), CommissionError> {
+    pub fn on_refund(&mut self, net: Money) -> Result<(), CommissionError> {
         if !self.voided.is_zero() {
             return Err(CommissionError::Voided);
         }
-        let target = rules.amount(self.level, net);
-        let Some(mut excess) = self.effective().checked_sub(target) else {
+        self.base = net;
+        let Some(mut excess) = self.effective().checked_sub(share(self.rate, net)) else {
             return Ok(());
         };
         let from_pending = excess.min(self.pending);
@@ -171,10 +228,9 @@ impl OrderCommission {
         Ok(())
     }
 
-    /// Moves what is pending to settled once the settlement window has passed.
-    pub fn settle(&mut self, rules: &CommissionRules, now: DateTime<Utc>) -> bool {
-        let due = self.created_at + Duration::days(rules.settlement_days() as i64);
-        if self.pending.is_zero() || now < due || !self.voided.is_zero() {
+    /// Moves what is pending to settled once the settlement date has come.
+    pub fn settle(&mut self, now: DateTime<Utc>) -> bool {
+        if self.pending.is_zero() || now < self.due_at || !self.voided.is_zero() {
             return false;
         }
         self.settled = self.settled + self.pending;
@@ -182,7 +238,7 @@ impl OrderCommission {
         true
     }
 
-    /// Pays out what is settled, net of clawbacks not yet recovered; returns the amount.
+    /// Pays out what is settled; returns the amount.
     pub fn pay_out(&mut self) -> Money {
         let amount = self.settled;
         self.paid_out = self.paid_out + amount;
@@ -195,6 +251,28 @@ impl OrderCommission {
         self.voided = self.voided + self.pending + self.settled;
         self.pending = Money::ZERO;
         self.settled = Money::ZERO;
+    }
+}
+
+/// A distributor's commissions summed by where the money is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommissionTotals {
+    pub pending: Money,
+    pub settled: Money,
+    pub reversed: Money,
+    pub paid_out: Money,
+    pub clawed_back: Money,
+    pub voided: Money,
+}
+
+impl CommissionTotals {
+    pub fn add(&mut self, c: &OrderCommission) {
+        self.pending = self.pending + c.pending;
+        self.settled = self.settled + c.settled;
+        self.reversed = self.reversed + c.reversed;
+        self.paid_out = self.paid_out + c.paid_out;
+        self.clawed_back = self.clawed_back + c.clawed_back;
+        self.voided = self.voided + c.voided;
     }
 }
 
@@ -238,16 +316,36 @@ mod tests {
         assert_eq!(CommissionRules::new(vec![], 7), Err(RulesError::Levels));
     }
 
+    fn earn(level: usize, base: &str, now: DateTime<Utc>) -> OrderCommission {
+        OrderCommission::earn(&rules(), level, m(base), now).unwrap()
+    }
+
+    #[test]
+    fn levels_beyond_the_rules_earn_nothing() {
+        assert!(OrderCommission::earn(&rules(), 4, m("100"), Utc::now()).is_none());
+        assert!(OrderCommission::earn(&rules(), 0, m("100"), Utc::now()).is_none());
+        assert_eq!(earn(3, "100", Utc::now()).pending, m("2"));
+    }
+
+    #[test]
+    fn statuses_parse_back_from_their_names() {
+        for s in CommissionStatus::ALL {
+            assert_eq!(s.as_str().parse::<CommissionStatus>(), Ok(s));
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
+        assert!("paid".parse::<CommissionStatus>().is_err());
+    }
+
     #[test]
     fn a_refund_before_settlement_reverses_and_after_it_claws_back() {
         let now = Utc::now();
-        let mut c = OrderCommission::earn(&rules(), 0, m("100"), now);
-        c.on_refund(&rules(), m("40")).unwrap(); // keeps 10 % of 40
-        assert_eq!((c.pending, c.reversed), (m("4"), m("6")));
-        assert!(!c.settle(&rules(), now + Duration::days(6)));
-        assert!(c.settle(&rules(), now + Duration::days(7)));
+        let mut c = earn(1, "100", now);
+        c.on_refund(m("40")).unwrap(); // keeps 10 % of 40
+        assert_eq!((c.pending, c.reversed, c.base), (m("4"), m("6"), m("40")));
+        assert!(!c.settle(now + Duration::days(6)));
+        assert!(c.settle(now + Duration::days(7)));
         assert_eq!(c.status(), CommissionStatus::Settled);
-        c.on_refund(&rules(), Money::ZERO).unwrap();
+        c.on_refund(Money::ZERO).unwrap();
         assert_eq!(
             (c.settled, c.clawed_back, c.effective()),
             (m("4"), m("4"), Money::ZERO)
@@ -255,14 +353,32 @@ mod tests {
     }
 
     #[test]
+    fn the_rate_is_fixed_when_the_order_is_paid() {
+        let mut c = earn(1, "100", Utc::now());
+        // The rules changing later does not matter: the commission carries its rate.
+        c.on_refund(m("50")).unwrap();
+        assert_eq!(c.effective(), m("5"));
+    }
+
+    #[test]
     fn fraud_voids_what_is_open_and_blocks_changes() {
-        let mut c = OrderCommission::earn(&rules(), 1, m("100"), Utc::now());
+        let mut c = earn(2, "100", Utc::now());
         c.void();
         assert_eq!((c.status(), c.voided), (CommissionStatus::Voided, m("5")));
-        assert_eq!(
-            c.on_refund(&rules(), Money::ZERO),
-            Err(CommissionError::Voided)
-        );
+        assert_eq!(c.on_refund(Money::ZERO), Err(CommissionError::Voided));
+    }
+
+    #[test]
+    fn totals_sum_each_bucket() {
+        let now = Utc::now();
+        let mut a = earn(1, "100", now);
+        a.on_refund(m("50")).unwrap();
+        let mut b = earn(1, "30", now - Duration::days(8));
+        b.settle(now);
+        let mut t = CommissionTotals::default();
+        t.add(&a);
+        t.add(&b);
+        assert_eq!((t.pending, t.reversed, t.settled), (m("5"), m("5"), m("3")));
     }
 
     #[derive(Debug, Clone)]
@@ -291,26 +407,34 @@ mod tests {
             let rules = rules();
             let start = Utc::now();
             let mut net = Money::from_cents(paid);
-            let mut levels: Vec<OrderCommission> =
-                (0..3).map(|l| OrderCommission::earn(&rules, l, net, start)).collect();
+            let mut levels: Vec<OrderCommission> = (1..=3)
+                .map(|l| OrderCommission::earn(&rules, l, net, start).unwrap())
+                .collect();
             let earned: Vec<Money> = levels.iter().map(|c| c.pending).collect();
             for op in ops {
                 match op {
                     Op::Refund(cents) => {
                         let Some(left) = net.checked_sub(Money::from_cents(cents)) else { continue };
                         net = left;
-                        for c in &mut levels { c.on_refund(&rules, net).unwrap(); }
+                        for c in &mut levels { c.on_refund(net).unwrap(); }
                     }
-                    Op::Settle(days) => for c in &mut levels { c.settle(&rules, start + Duration::days(days)); },
+                    Op::Settle(days) => for c in &mut levels { c.settle(start + Duration::days(days)); },
                     Op::PayOut => for c in &mut levels { c.pay_out(); },
                 }
                 for (c, earned) in levels.iter().zip(&earned) {
-                    prop_assert_eq!(c.effective(), rules.amount(c.level, net));
+                    prop_assert_eq!(c.effective(), share(c.rate, net));
                     prop_assert_eq!(c.effective() + c.reversed + c.clawed_back, *earned);
                 }
             }
             let total: Money = levels.iter().map(OrderCommission::effective).sum();
             prop_assert!(total.amount() <= net.amount() * rules.levels().iter().sum::<Decimal>());
+            let mut totals = CommissionTotals::default();
+            for c in &levels { totals.add(c); }
+            let earned: Money = earned.into_iter().sum();
+            prop_assert_eq!(
+                totals.pending + totals.settled + totals.paid_out + totals.reversed,
+                earned,
+            );
         }
     }
 }

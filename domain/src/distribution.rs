@@ -115,6 +115,23 @@ impl Lineage {
     }
 }
 
+/// Who earns on an order, nearest first: the distributor who referred it, then their
+/// uplines. The buyer never earns on their own purchase: buying with one's own code is
+/// refused, and a buyer who sits above the referrer is left out of the chain.
+pub fn beneficiaries(
+    referrer: DistributorId,
+    referrer_lineage: &Lineage,
+    buyer: Option<DistributorId>,
+) -> Result<Vec<DistributorId>, HierarchyError> {
+    if buyer == Some(referrer) {
+        return Err(HierarchyError::SelfReferral);
+    }
+    Ok(std::iter::once(referrer)
+        .chain(referrer_lineage.0.iter().copied())
+        .filter(|d| Some(*d) != buyer)
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,5 +179,27 @@ mod tests {
         let b_under_a = Lineage::under(b, a, &Lineage::default()).unwrap();
         // a cannot join under b: b's lineage contains a.
         assert_eq!(Lineage::under(a, b, &b_under_a), Err(HierarchyError::Cycle));
+    }
+
+    #[test]
+    fn an_order_pays_the_referrer_and_their_uplines_but_never_the_buyer() {
+        let ids: Vec<DistributorId> = (0..4).map(|_| DistributorId::generate()).collect();
+        let mut lineage = Lineage::default();
+        for pair in ids.windows(2).take(2) {
+            lineage = Lineage::under(pair[1], pair[0], &lineage).unwrap();
+        }
+        // ids[2] refers; above are ids[1], ids[0].
+        assert_eq!(
+            beneficiaries(ids[2], &lineage, None).unwrap(),
+            [ids[2], ids[1], ids[0]]
+        );
+        assert_eq!(
+            beneficiaries(ids[2], &lineage, Some(ids[1])).unwrap(),
+            [ids[2], ids[0]]
+        );
+        assert_eq!(
+            beneficiaries(ids[2], &lineage, Some(ids[2])),
+            Err(HierarchyError::SelfReferral)
+        );
     }
 }

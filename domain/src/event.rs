@@ -3,7 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{AnnouncementId, UserId};
+use crate::commission::{CommissionStatus, CommissionTotals};
+use crate::ids::{AnnouncementId, DistributorId, OrderNo, UserId};
+use crate::money::Money;
 use crate::role::Role;
 use crate::topic::Topic;
 
@@ -39,6 +41,29 @@ pub enum Event {
         title: String,
         body: String,
     },
+    /// One level's commission on an order moved: the order upstream was paid or
+    /// refunded. `amount` is what the distributor now keeps from that order.
+    #[serde(rename = "commission.update")]
+    CommissionUpdate {
+        user_id: UserId,
+        distributor_id: DistributorId,
+        order_no: OrderNo,
+        level: u32,
+        amount: Money,
+        status: CommissionStatus,
+        totals: CommissionTotals,
+    },
+    /// The settlement job moved `count` of a distributor's commissions, worth `amount`,
+    /// from pending to settled. Totals are added when it is pushed live.
+    #[serde(rename = "commission.settled")]
+    CommissionsSettled {
+        user_id: UserId,
+        distributor_id: DistributorId,
+        count: u64,
+        amount: Money,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        totals: Option<CommissionTotals>,
+    },
 }
 
 impl Event {
@@ -49,6 +74,9 @@ impl Event {
                 Topic::User(*user_id)
             }
             Event::SubAccountCreated { parent_user_id, .. } => Topic::User(*parent_user_id),
+            Event::CommissionUpdate { user_id, .. } | Event::CommissionsSettled { user_id, .. } => {
+                Topic::User(*user_id)
+            }
             Event::Announced { .. } => Topic::Announcements,
         }
     }
@@ -62,7 +90,30 @@ impl Event {
             Event::Announced {
                 announcement_id, ..
             } => ("announcement", announcement_id.to_string()),
+            Event::CommissionUpdate { distributor_id, .. }
+            | Event::CommissionsSettled { distributor_id, .. } => {
+                ("distributor", distributor_id.to_string())
+            }
         }
+    }
+
+    /// The distributor whose commissions this event is about.
+    pub fn distributor(&self) -> Option<DistributorId> {
+        match self {
+            Event::CommissionUpdate { distributor_id, .. }
+            | Event::CommissionsSettled { distributor_id, .. } => Some(*distributor_id),
+            _ => None,
+        }
+    }
+
+    /// The same event carrying `fresh` commission totals (no change for other events).
+    pub fn with_totals(mut self, fresh: CommissionTotals) -> Self {
+        match &mut self {
+            Event::CommissionUpdate { totals, .. } => *totals = fresh,
+            Event::CommissionsSettled { totals, .. } => *totals = Some(fresh),
+            _ => {}
+        }
+        self
     }
 }
 

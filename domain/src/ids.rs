@@ -1,4 +1,4 @@
-//! Identifiers. Users and announcements are UUIDv7 (time-ordered, not guessable);
+//! Identifiers. Users, announcements, distributors, products, commissions and orders are UUIDv7 (time-ordered, not guessable);
 //! events are the outbox's monotonic sequence so clients can resume after an id.
 
 use std::fmt;
@@ -63,6 +63,57 @@ uuid_id!(
     ProductId
 );
 
+uuid_id!(
+    /// One level's commission on one order.
+    CommissionId
+);
+
+/// A mall order's number, as buyers and payment providers see it: `MO` and the 32
+/// hex digits of a UUIDv7 (time-ordered, not guessable).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct OrderNo(Uuid);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("an order number is MO followed by 32 hex digits")]
+pub struct BadOrderNo;
+
+impl OrderNo {
+    pub fn generate() -> Self {
+        Self(Uuid::now_v7())
+    }
+}
+
+impl fmt::Display for OrderNo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "MO{:X}", self.0.simple())
+    }
+}
+
+impl FromStr for OrderNo {
+    type Err = BadOrderNo;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let hex = s.strip_prefix("MO").ok_or(BadOrderNo)?;
+        if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(BadOrderNo);
+        }
+        Uuid::try_parse(hex).map(Self).map_err(|_| BadOrderNo)
+    }
+}
+
+impl TryFrom<String> for OrderNo {
+    type Error = BadOrderNo;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<OrderNo> for String {
+    fn from(n: OrderNo) -> String {
+        n.to_string()
+    }
+}
+
 /// Position of an event in the outbox: strictly increasing per database.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -98,6 +149,17 @@ mod tests {
         let a = UserId::generate();
         let b = UserId::generate();
         assert!(a < b);
+    }
+
+    #[test]
+    fn order_numbers_round_trip_and_reject_anything_else() {
+        let no = OrderNo::generate();
+        let text = no.to_string();
+        assert!(text.starts_with("MO") && text.len() == 34);
+        assert_eq!(text.parse::<OrderNo>(), Ok(no));
+        for bad in ["", "MO", "mo0123", &text[2..], &format!("{text}0"), &text.replace('M', "X")] {
+            assert_eq!(bad.parse::<OrderNo>(), Err(BadOrderNo), "{bad}");
+        }
     }
 
     #[test]

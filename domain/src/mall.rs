@@ -283,6 +283,39 @@ pub enum OrderStatus {
     Refunded,
 }
 
+impl OrderStatus {
+    pub const ALL: [OrderStatus; 4] = [
+        OrderStatus::Created,
+        OrderStatus::Paid,
+        OrderStatus::PartiallyRefunded,
+        OrderStatus::Refunded,
+    ];
+
+    /// The status's name, as stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Created => "created",
+            OrderStatus::Paid => "paid",
+            OrderStatus::PartiallyRefunded => "partially_refunded",
+            OrderStatus::Refunded => "refunded",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown order status {0:?}")]
+pub struct UnknownOrderStatus(pub String);
+
+impl std::str::FromStr for OrderStatus {
+    type Err = UnknownOrderStatus;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| UnknownOrderStatus(s.to_owned()))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OrderError {
     #[error("the order is not paid")]
@@ -380,6 +413,14 @@ mod tests {
             valid_until: now + Duration::days(1),
             per_user_limit: Some(1),
             total_limit: Some(100),
+        }
+    }
+
+    #[test]
+    fn order_statuses_parse_back_from_their_names() {
+        for s in OrderStatus::ALL {
+            assert_eq!(s.as_str().parse::<OrderStatus>(), Ok(s));
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
         }
     }
 

@@ -32,7 +32,7 @@ pub enum MoneyError {
 const MAX: Decimal = Decimal::from_parts(1_410_065_408, 2, 0, false, 0); // 1e10
 
 impl Money {
-    pub const ZERO: Money = Money(Decimal::ZERO);
+    pub const ZERO: Money = Money(Decimal::from_parts(0, 0, 0, false, 2));
 
     pub fn parse(text: &str) -> Result<Self, MoneyError> {
         let value: Decimal = text
@@ -88,7 +88,10 @@ impl TryFrom<Decimal> for Money {
         if value > MAX {
             return Err(MoneyError::Overflow);
         }
-        Ok(Money(value.abs().round_dp(2)))
+        // Always two places, so every amount shows as "12.30".
+        let mut cents = value.abs();
+        cents.rescale(2);
+        Ok(Money(cents))
     }
 }
 
@@ -120,6 +123,14 @@ impl fmt::Display for Money {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn amounts_always_show_two_places() {
+        for (text, shown) in [("30", "30.00"), ("0", "0.00"), ("1.5", "1.50"), ("2.25", "2.25")] {
+            assert_eq!(serde_json::to_value(Money::parse(text).unwrap()).unwrap(), shown);
+        }
+        assert_eq!(serde_json::to_value(Money::ZERO).unwrap(), "0.00");
+    }
 
     #[test]
     fn parses_cents_and_refuses_what_is_not_money() {

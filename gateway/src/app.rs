@@ -128,6 +128,7 @@ impl Application {
             presence_ttl: Duration::from_secs(settings.node.presence_ttl_secs.max(3)),
             relay: settings.outbox.clone(),
             ledger_batch_max: settings.ledger.batch_max,
+            settlement: settings.distribution.settlement.clone(),
         })
         .await?;
         let state = AppState::new(AppInner {

@@ -7,11 +7,12 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use medrt_actors::cache::CacheError;
 use medrt_actors::ledger::LedgerFailure;
-use medrt_actors::store::StoreError;
+use medrt_actors::store::{OrderRejected, StoreError};
 use medrt_domain::account::AccountInputError;
 use medrt_domain::announcement::AnnouncementError;
 use medrt_domain::ledger::LedgerError;
-use medrt_domain::mall::ProductError;
+use medrt_domain::distribution::HierarchyError;
+use medrt_domain::mall::{OrderError, PricingError, ProductError};
 use medrt_domain::money::MoneyError;
 use medrt_domain::rbac::Denied;
 use medrt_domain::role::UnknownRole;
@@ -122,14 +123,62 @@ impl IntoResponse for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
+            StoreError::Conflict("payment_ref") => ApiError::Conflict {
+                code: "PAYMENT_REF_USED",
+                message: "this payment_ref already paid another order".into(),
+            },
             StoreError::Conflict(what) => ApiError::Conflict {
                 code: "CONFLICT",
                 message: format!("{what} already exists"),
             },
             StoreError::NotFound => ApiError::NotFound,
+            StoreError::Order(rejected) => rejected.into(),
             e @ (StoreError::Corrupt(_) | StoreError::Location(_) | StoreError::Db(_)) => {
                 ApiError::internal(e)
             }
+        }
+    }
+}
+
+impl From<OrderRejected> for ApiError {
+    fn from(e: OrderRejected) -> Self {
+        let message = e.to_string();
+        let conflict = |code| ApiError::Conflict {
+            code,
+            message: message.clone(),
+        };
+        match &e {
+            OrderRejected::Pricing(p) => match p {
+                PricingError::Inactive(_) => ApiError::bad_request("PRODUCT_UNAVAILABLE", message),
+                PricingError::NotYetValid(_) => ApiError::bad_request("COUPON_NOT_YET_VALID", message),
+                PricingError::Expired(_) => ApiError::bad_request("COUPON_EXPIRED", message),
+                PricingError::Exhausted(_) => conflict("COUPON_EXHAUSTED"),
+                PricingError::BelowThreshold { .. } => {
+                    ApiError::bad_request("COUPON_BELOW_THRESHOLD", message)
+                }
+                PricingError::Empty
+                | PricingError::Quantity { .. }
+                | PricingError::InvalidCoupon(_)
+                | PricingError::Money(_) => ApiError::bad_request("VALIDATION_FAILED", message),
+            },
+            OrderRejected::Order(o) => match o {
+                OrderError::NotPaid => conflict("ORDER_NOT_PAID"),
+                OrderError::AlreadyPaid => conflict("ORDER_ALREADY_PAID"),
+                OrderError::RefundTooLarge { .. } => conflict("REFUND_TOO_LARGE"),
+                OrderError::ZeroRefund => ApiError::bad_request("VALIDATION_FAILED", message),
+            },
+            OrderRejected::Referral(HierarchyError::SelfReferral) => {
+                ApiError::bad_request("SELF_REFERRAL", message)
+            }
+            OrderRejected::Referral(HierarchyError::BadCode) => {
+                ApiError::bad_request("INVALID_REFERRAL_CODE", message)
+            }
+            OrderRejected::Referral(HierarchyError::Cycle) => conflict("REFERRAL_CYCLE"),
+            OrderRejected::UnknownProduct(_) => ApiError::bad_request("UNKNOWN_PRODUCT", message),
+            OrderRejected::UnknownCoupon(_) => ApiError::bad_request("UNKNOWN_COUPON", message),
+            OrderRejected::UnknownReferral => ApiError::bad_request("UNKNOWN_REFERRAL_CODE", message),
+            OrderRejected::PaidWithAnotherRef => conflict("ORDER_ALREADY_PAID"),
+            OrderRejected::RefundRefReused(_) => conflict("IDEMPOTENCY_KEY_REUSED"),
         }
     }
 }

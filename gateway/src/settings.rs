@@ -10,6 +10,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use medrt_actors::bus::BusSettings;
 use medrt_actors::cache::CacheSettings;
+use medrt_actors::distribution::SettlementSettings;
 use medrt_actors::relay::RelaySettings;
 use medrt_actors::store::DatabaseSettings;
 use medrt_inference::InferenceSettings;
@@ -90,6 +91,8 @@ pub struct LedgerSettings {
 pub struct DistributionSettings {
     /// Referral links are this followed by the code.
     pub link_base: String,
+    /// When and how commissions past their window are settled.
+    pub settlement: SettlementSettings,
 }
 
 #[derive(Clone, Debug, Deserialize)]

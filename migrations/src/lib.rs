@@ -11,6 +11,9 @@ mod m20261122_000006_distributors;
 mod m20261122_000007_referral_bindings;
 mod m20261122_000008_products;
 mod m20261122_000009_coupons;
+mod m20261122_000010_orders;
+mod m20261122_000011_commissions;
+mod m20261122_000012_settings;
 
 pub struct Migrator;
 
@@ -27,6 +30,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000007_referral_bindings::Migration),
             Box::new(m20261122_000008_products::Migration),
             Box::new(m20261122_000009_coupons::Migration),
+            Box::new(m20261122_000010_orders::Migration),
+            Box::new(m20261122_000011_commissions::Migration),
+            Box::new(m20261122_000012_settings::Migration),
         ]
     }
 }

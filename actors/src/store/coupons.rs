@@ -6,6 +6,7 @@ use medrt_domain::money::Money;
 use rust_decimal::Decimal;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set};
 
+use super::commissions::money_of;
 use super::entities::coupons;
 use super::{Store, StoreError};
 
@@ -49,4 +50,30 @@ impl<'a> Coupons<'a> {
         .map_err(|e| StoreError::unique(e, "coupon"))?;
         Ok(())
     }
+}
+
+/// A stored coupon back as the domain's.
+pub(super) fn to_coupon(m: coupons::Model) -> Result<Coupon, StoreError> {
+    let kind = match m.kind.as_str() {
+        "fixed" => CouponKind::Fixed {
+            value: money_of(m.value_cents)?,
+        },
+        "percent" => CouponKind::Percent {
+            value: Decimal::new(m.percent_basis_points.into(), 2),
+        },
+        "threshold" => CouponKind::Threshold {
+            threshold: money_of(m.threshold_cents)?,
+            value: money_of(m.value_cents)?,
+        },
+        other => return Err(StoreError::corrupt(format!("coupon {}: kind {other}", m.code))),
+    };
+    let limit = |l: Option<i32>| l.map(|l| l.max(0) as u32);
+    Ok(Coupon {
+        code: m.code,
+        kind,
+        valid_from: m.valid_from,
+        valid_until: m.valid_until,
+        per_user_limit: limit(m.per_user_limit),
+        total_limit: limit(m.total_limit),
+    })
 }

@@ -22,6 +22,8 @@ pub struct DistributorRecord {
     pub lineage: Lineage,
     pub path: String,
     pub created_at: DateTime<Utc>,
+    /// Marked as fraud: earns nothing more.
+    pub blocked: bool,
 }
 
 pub struct Distributors<'a> {
@@ -77,6 +79,7 @@ impl<'a> Distributors<'a> {
             ),
             path: Set(lineage.path(id)),
             created_at: Set(Utc::now()),
+            blocked_at: Set(None),
         }
         .insert(&txn)
         .await
@@ -145,7 +148,7 @@ fn below(of: &DistributorRecord) -> sea_orm::Select<distributors::Entity> {
         .filter(distributors::Column::Id.ne(of.id.as_uuid()))
 }
 
-async fn find_by(
+pub(super) async fn find_by(
     db: &impl ConnectionTrait,
     condition: sea_orm::sea_query::SimpleExpr,
 ) -> Result<Option<DistributorRecord>, StoreError> {
@@ -167,5 +170,6 @@ fn to_record(m: distributors::Model) -> Result<DistributorRecord, StoreError> {
         lineage: serde_json::from_str(&m.lineage).map_err(|e| corrupt(e.to_string()))?,
         path: m.path.clone(),
         created_at: m.created_at,
+        blocked: m.blocked_at.is_some(),
     })
 }

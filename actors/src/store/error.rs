@@ -1,5 +1,7 @@
 use sea_orm::{DbErr, SqlErr};
 
+use super::orders::OrderRejected;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A unique constraint said no: the named thing already exists.
@@ -14,6 +16,9 @@ pub enum StoreError {
     Location(String),
     #[error("database error: {0}")]
     Db(#[from] DbErr),
+    /// The mall refused an order request (pricing, payment, refund or referral rules).
+    #[error(transparent)]
+    Order(#[from] OrderRejected),
 }
 
 impl StoreError {

@@ -12,17 +12,15 @@ use medrt_domain::ledger::{
     AccountRef, Balance, LedgerConfig, LedgerError, Phase as LedgerPhase, PointKind, Reason,
     Reference, Transfer, TransferId, TransferSpec,
 };
-use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, TransactionTrait,
 };
 
 use super::chunks::statement_chunks;
 use super::entities::ledger_transfers as transfers;
-use super::entities::{
-    ledger_accounts as accounts, ledger_refunds as refunds, ledger_settings as settings,
-};
+use super::entities::{ledger_accounts as accounts, ledger_refunds as refunds};
+use super::key_values;
 use super::ledger_group::apply_group;
 use super::ledger_rows::{to_balance, to_transfer};
 use super::outbox::Outbox;
@@ -198,30 +196,13 @@ impl<'a> Ledger<'a> {
     }
 
     pub async fn config(&self) -> Result<LedgerConfig, StoreError> {
-        let row = settings::Entity::find_by_id(CONFIG_KEY.to_owned())
-            .one(&self.store.db)
-            .await?;
-        match row {
-            None => Ok(LedgerConfig::default()),
-            Some(r) => serde_json::from_str(&r.value).map_err(StoreError::corrupt),
-        }
+        Ok(key_values::get(&self.store.db, CONFIG_KEY)
+            .await?
+            .unwrap_or_default())
     }
 
     pub async fn set_config(&self, config: &LedgerConfig) -> Result<(), StoreError> {
-        let value = serde_json::to_string(config).map_err(StoreError::corrupt)?;
-        let row = settings::ActiveModel {
-            key: Set(CONFIG_KEY.to_owned()),
-            value: Set(value),
-        };
-        settings::Entity::insert(row)
-            .on_conflict(
-                OnConflict::column(settings::Column::Key)
-                    .update_column(settings::Column::Value)
-                    .to_owned(),
-            )
-            .exec(&self.store.db)
-            .await?;
-        Ok(())
+        key_values::put(&self.store.db, CONFIG_KEY, config).await
     }
 }
 

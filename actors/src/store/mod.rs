@@ -3,14 +3,17 @@
 
 mod announcements;
 mod chunks;
+mod commissions;
 mod coupons;
 mod distributors;
 mod entities;
 mod error;
+mod key_values;
 mod ledger;
 mod ledger_batch;
 mod ledger_group;
 mod ledger_rows;
+mod orders;
 mod outbox;
 mod page;
 mod products;
@@ -28,10 +31,12 @@ use sea_orm::{
 use tokio::sync::Notify;
 
 pub use announcements::{AnnouncementRecord, Announcements};
+pub use commissions::{CommissionRecord, Commissions, Settled};
 pub use coupons::Coupons;
 pub use distributors::{DistributorRecord, Distributors};
 pub use error::StoreError;
 pub use ledger::{Audit, GroupOutcome, Ledger};
+pub use orders::{NewOrder, OrderRecord, OrderRejected, Orders};
 pub use outbox::{Claim, Outbox, Replay};
 pub use page::{Cursor, Page, PageRequest};
 pub use products::{ProductRecord, Products};
@@ -146,6 +151,14 @@ impl Store {
 
     pub fn coupons(&self) -> Coupons<'_> {
         Coupons::new(self)
+    }
+
+    pub fn orders(&self) -> Orders<'_> {
+        Orders::new(self)
+    }
+
+    pub fn commissions(&self) -> Commissions<'_> {
+        Commissions::new(self)
     }
 
     /// The signal the outbox relay waits on.

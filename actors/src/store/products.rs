@@ -63,7 +63,7 @@ impl<'a> Products<'a> {
     }
 }
 
-fn to_record(m: products::Model) -> Result<ProductRecord, StoreError> {
+pub(super) fn to_record(m: products::Model) -> Result<ProductRecord, StoreError> {
     let category: ProductCategory = m.category.parse().map_err(StoreError::corrupt)?;
     let cents = u64::try_from(m.price_cents)
         .map_err(|_| StoreError::corrupt(format!("product {}: negative price", m.id)))?;

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use medrt_actors::distribution::SettlementSettings;
 use medrt_actors::bus::MemoryBus;
 use medrt_actors::cache::MemoryCache;
 use medrt_actors::platform::Platform;
@@ -54,6 +55,10 @@ pub async fn start_node(store: &Store, ledger_batch_max: usize) -> Platform {
             prune_interval_secs: 3600,
         },
         ledger_batch_max,
+        settlement: SettlementSettings {
+            interval_secs: 3600,
+            batch: 10_000,
+        },
     })
     .await
     .expect("platform starts")

@@ -6,8 +6,10 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
 use medrt_actors::store::{DistributorRecord, StoreError};
+use medrt_domain::commission::CommissionTotals;
 use medrt_domain::distribution::{CODE_LEN, ReferralCode};
 use medrt_domain::ids::DistributorId;
+use medrt_domain::money::Money;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -45,6 +47,13 @@ pub struct DistributorView {
     downline_size: u64,
     /// Users who registered with this distributor's code.
     referred_users: u64,
+    /// What the orders that pay this distributor commissions still have paid.
+    #[schema(value_type = String)]
+    downline_sales: Money,
+    #[schema(value_type = Object)]
+    totals: CommissionTotals,
+    /// Marked as fraud: earns no commissions.
+    blocked: bool,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -118,7 +127,7 @@ pub async fn join(
     Ok((StatusCode::CREATED, Json(joined)))
 }
 
-async fn mine(state: &AppState, me: &AuthUser) -> Result<DistributorRecord, ApiError> {
+pub(super) async fn mine(state: &AppState, me: &AuthUser) -> Result<DistributorRecord, ApiError> {
     Ok(state
         .platform
         .store()
@@ -139,6 +148,9 @@ pub async fn me(
     let distributors = state.platform.store().distributors();
     let downline_size = distributors.downline_size(&record).await?;
     let referred_users = distributors.referred_users(&record).await?;
+    let commissions = state.platform.store().commissions();
+    let totals = commissions.totals(record.id).await?;
+    let downline_sales = commissions.sales(record.id).await?;
     Ok(Json(DistributorView {
         distributor_id: record.id,
         referral_link: link(&state, &record.referral_code),
@@ -147,6 +159,9 @@ pub async fn me(
         depth: record.lineage.depth(),
         downline_size,
         referred_users,
+        downline_sales,
+        totals,
+        blocked: record.blocked,
     }))
 }
 

@@ -3,12 +3,14 @@
 mod admin;
 mod announcements;
 mod auth;
+mod commissions;
 mod coupons;
 mod distributors;
 mod ledger_config;
 mod me;
 mod new_account;
 pub mod ops;
+mod orders;
 mod paging;
 mod points;
 mod products;
@@ -45,4 +47,12 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(products::add))
         .routes(routes!(products::list))
         .routes(routes!(coupons::add))
+        .routes(routes!(orders::create))
+        .routes(routes!(orders::get))
+        .routes(routes!(orders::pay))
+        .routes(routes!(orders::refund))
+        .routes(routes!(commissions::list))
+        .routes(routes!(commissions::get_rules, commissions::put_rules))
+        .routes(routes!(commissions::settle))
+        .routes(routes!(commissions::mark_fraud))
 }

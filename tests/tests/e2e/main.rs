@@ -4,9 +4,11 @@
 mod accounts;
 mod auth;
 mod cli;
+mod commissions;
 mod distribution;
 mod ledger_crash;
 mod ops;
+mod orders;
 mod outbox;
 mod points;
 mod products;

@@ -14,6 +14,7 @@ pub struct Model {
     pub lineage: String,
     pub path: String,
     pub created_at: DateTimeUtc,
+    pub blocked_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

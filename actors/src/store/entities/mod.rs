@@ -1,12 +1,16 @@
 //! sea-orm entities, one per table. Private to `store`: nothing outside sees them.
 
 pub mod announcements;
+pub mod commissions;
 pub mod coupons;
 pub mod distributors;
 pub mod ledger_accounts;
 pub mod ledger_refunds;
-pub mod ledger_settings;
+pub mod settings;
 pub mod ledger_transfers;
+pub mod order_items;
+pub mod order_refunds;
+pub mod orders;
 pub mod outbox;
 pub mod outbox_meta;
 pub mod products;

@@ -1,0 +1,439 @@
+//! Commissions in the database: one row per order and level, amounts in cents by where
+//! the money is. Orders create and change them (`orders`); this module lists them,
+//! sums a distributor's totals, settles what is due in batches and voids a fraudulent
+//! distributor's open ones.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use medrt_domain::commission::{
+    CommissionRules, CommissionStatus, CommissionTotals, OrderCommission,
+};
+use medrt_domain::event::Event;
+use medrt_domain::ids::{CommissionId, DistributorId, OrderNo, UserId};
+use medrt_domain::money::Money;
+use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
+    FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
+};
+
+use super::chunks::statement_chunks;
+use super::entities::{commissions, distributors};
+use super::key_values;
+use super::outbox::Outbox;
+use super::page::{Page, PageRequest};
+use super::{Store, StoreError};
+
+const RULES_KEY: &str = "commission_rules";
+
+/// Most rows one `IN (…)` list carries (under both backends' parameter limits).
+const IN_LIST_MAX: usize = 10_000;
+
+#[derive(Clone, Debug)]
+pub struct CommissionRecord {
+    pub id: CommissionId,
+    pub order_no: OrderNo,
+    pub distributor: DistributorId,
+    pub commission: OrderCommission,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What one settlement batch moved.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Settled {
+    pub commissions: u64,
+    pub amount: Money,
+    pub distributors: u64,
+}
+
+pub struct Commissions<'a> {
+    store: &'a Store,
+}
+
+impl<'a> Commissions<'a> {
+    pub(super) fn new(store: &'a Store) -> Self {
+        Self { store }
+    }
+
+    /// The rules new payments earn by (the standard ones until an admin sets others).
+    pub async fn rules(&self) -> Result<CommissionRules, StoreError> {
+        rules_on(&self.store.db).await
+    }
+
+    pub async fn set_rules(&self, rules: &CommissionRules) -> Result<(), StoreError> {
+        key_values::put(&self.store.db, RULES_KEY, rules).await
+    }
+
+    pub async fn totals(&self, of: DistributorId) -> Result<CommissionTotals, StoreError> {
+        totals_on(&self.store.db, of).await
+    }
+
+    /// What the orders that pay this distributor still have paid (their sales).
+    pub async fn sales(&self, of: DistributorId) -> Result<Money, StoreError> {
+        #[derive(FromQueryResult)]
+        struct Sum {
+            sales: i64,
+        }
+        let sum = commissions::Entity::find()
+            .select_only()
+            .column_as(Expr::cust("CAST(COALESCE(SUM(base_cents), 0) AS BIGINT)"), "sales")
+            .filter(commissions::Column::DistributorId.eq(of.as_uuid()))
+            .filter(commissions::Column::VoidedCents.eq(0))
+            .into_model::<Sum>()
+            .one(&self.store.db)
+            .await?;
+        money_of(sum.map_or(0, |s| s.sales))
+    }
+
+    /// A distributor's commissions, newest first, optionally of one status.
+    pub async fn of(
+        &self,
+        distributor: DistributorId,
+        status: Option<CommissionStatus>,
+        page: PageRequest,
+    ) -> Result<Page<CommissionRecord>, StoreError> {
+        let mut query = commissions::Entity::find()
+            .filter(commissions::Column::DistributorId.eq(distributor.as_uuid()))
+            .order_by_desc(commissions::Column::Id)
+            .limit(page.limit + 1);
+        if let Some(status) = status {
+            query = query.filter(commissions::Column::Status.eq(status.as_str()));
+        }
+        if let Some(after) = page.after {
+            query = query.filter(commissions::Column::Id.lt(after.0));
+        }
+        let rows = query.all(&self.store.db).await?;
+        let records = rows
+            .into_iter()
+            .map(to_record)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_overfetch(records, page.limit, |r| r.id.as_uuid()))
+    }
+
+    /// Every commission of one order, level 1 first.
+    pub async fn of_order(&self, order_no: OrderNo) -> Result<Vec<CommissionRecord>, StoreError> {
+        of_order_on(&self.store.db, order_no)
+            .await?
+            .into_iter()
+            .map(to_record)
+            .collect()
+    }
+
+    /// Settles up to `limit` commissions whose date has come by `now`, in one
+    /// transaction with one `commission.settled` event per distributor. Safe to run
+    /// again at any time and on several nodes at once: a row is settled only while it
+    /// is pending, and PostgreSQL nodes skip rows another is settling.
+    pub async fn settle_due(&self, now: DateTime<Utc>, limit: u64) -> Result<Settled, StoreError> {
+        let txn = self.store.begin_write().await?;
+        let mut query = commissions::Entity::find()
+            .select_only()
+            .columns([
+                commissions::Column::Id,
+                commissions::Column::DistributorId,
+                commissions::Column::PendingCents,
+            ])
+            .filter(commissions::Column::Status.eq(CommissionStatus::Pending.as_str()))
+            .filter(commissions::Column::DueAt.lte(now))
+            .order_by_asc(commissions::Column::DueAt)
+            .limit(limit);
+        if txn.get_database_backend() == DbBackend::Postgres {
+            query = query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+        }
+        let due: Vec<(uuid::Uuid, uuid::Uuid, i64)> = query.into_tuple().all(&txn).await?;
+        if due.is_empty() {
+            return Ok(Settled::default());
+        }
+        let ids: Vec<uuid::Uuid> = due.iter().map(|(id, _, _)| *id).collect();
+        for chunk in ids.chunks(IN_LIST_MAX) {
+            commissions::Entity::update_many()
+                .col_expr(
+                    commissions::Column::SettledCents,
+                    Expr::col(commissions::Column::SettledCents)
+                        .add(Expr::col(commissions::Column::PendingCents)),
+                )
+                .col_expr(commissions::Column::PendingCents, Expr::value(0i64))
+                .col_expr(
+                    commissions::Column::Status,
+                    Expr::value(CommissionStatus::Settled.as_str()),
+                )
+                .filter(commissions::Column::Id.is_in(chunk.iter().copied()))
+                .exec(&txn)
+                .await?;
+        }
+        let mut per_distributor: HashMap<uuid::Uuid, (u64, i64)> = HashMap::new();
+        for (_, distributor, pending) in &due {
+            let entry = per_distributor.entry(*distributor).or_default();
+            entry.0 += 1;
+            entry.1 += pending;
+        }
+        let users = users_of(&txn, per_distributor.keys().copied()).await?;
+        let mut events = Vec::with_capacity(per_distributor.len());
+        for (distributor, (count, cents)) in &per_distributor {
+            events.push(Event::CommissionsSettled {
+                user_id: user_of(&users, *distributor)?,
+                distributor_id: DistributorId::from_uuid(*distributor),
+                count: *count,
+                amount: money_of(*cents)?,
+                totals: None,
+            });
+        }
+        Outbox::append_all(&txn, &events, now).await?;
+        txn.commit().await?;
+        self.store.outbox_written.notify_one();
+        Ok(Settled {
+            commissions: due.len() as u64,
+            amount: money_of(due.iter().map(|(_, _, c)| c).sum())?,
+            distributors: per_distributor.len() as u64,
+        })
+    }
+
+    /// Marks a distributor as fraud: they earn nothing from now on and whatever they
+    /// had open (pending or settled) is voided. Returns how many commissions were voided;
+    /// marking twice changes nothing more.
+    pub async fn block(&self, distributor: DistributorId, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let txn = self.store.begin_write().await?;
+        let found = distributors::Entity::update_many()
+            .col_expr(distributors::Column::BlockedAt, Expr::value(now))
+            .filter(distributors::Column::Id.eq(distributor.as_uuid()))
+            .filter(distributors::Column::BlockedAt.is_null())
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        if found == 0 {
+            distributors::Entity::find_by_id(distributor.as_uuid())
+                .one(&txn)
+                .await?
+                .ok_or(StoreError::NotFound)?;
+        }
+        let voided = commissions::Entity::update_many()
+            .col_expr(
+                commissions::Column::VoidedCents,
+                Expr::col(commissions::Column::VoidedCents)
+                    .add(Expr::col(commissions::Column::PendingCents))
+                    .add(Expr::col(commissions::Column::SettledCents)),
+            )
+            .col_expr(commissions::Column::PendingCents, Expr::value(0i64))
+            .col_expr(commissions::Column::SettledCents, Expr::value(0i64))
+            .col_expr(
+                commissions::Column::Status,
+                Expr::value(CommissionStatus::Voided.as_str()),
+            )
+            .filter(commissions::Column::DistributorId.eq(distributor.as_uuid()))
+            .filter(
+                commissions::Column::PendingCents
+                    .gt(0)
+                    .or(commissions::Column::SettledCents.gt(0)),
+            )
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        txn.commit().await?;
+        Ok(voided)
+    }
+}
+
+/// The rules in force, read inside the caller's transaction.
+pub(super) async fn rules_on(conn: &impl ConnectionTrait) -> Result<CommissionRules, StoreError> {
+    Ok(key_values::get(conn, RULES_KEY)
+        .await?
+        .unwrap_or_else(CommissionRules::standard))
+}
+
+/// Stores newly earned commissions of one order.
+pub(super) async fn insert(
+    txn: &DatabaseTransaction,
+    order_no: OrderNo,
+    earned: &[(DistributorId, OrderCommission)],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let rows: Vec<commissions::ActiveModel> = earned
+        .iter()
+        .map(|(distributor, c)| {
+            let mut row = active(c);
+            row.id = Set(CommissionId::generate().as_uuid());
+            row.order_no = Set(order_no.to_string());
+            row.level = Set(c.level as i32);
+            row.distributor_id = Set(distributor.as_uuid());
+            row.rate = Set(c.rate.to_string());
+            row.due_at = Set(c.due_at);
+            row.created_at = Set(now);
+            row
+        })
+        .collect();
+    for chunk in statement_chunks(txn.get_database_backend(), &rows) {
+        commissions::Entity::insert_many(chunk.to_vec())
+            .exec(txn)
+            .await
+            .map_err(|e| StoreError::unique(e, "commission"))?;
+    }
+    Ok(())
+}
+
+/// Brings an order's commissions down to what its new `net` earns; returns the ones
+/// that changed.
+pub(super) async fn follow_refund(
+    txn: &DatabaseTransaction,
+    order_no: OrderNo,
+    net: Money,
+) -> Result<Vec<(DistributorId, OrderCommission)>, StoreError> {
+    let mut changed = Vec::new();
+    for row in of_order_on(txn, order_no).await? {
+        let record = to_record(row)?;
+        let mut c = record.commission.clone();
+        // A voided commission no longer follows its order.
+        if c.on_refund(net).is_err() || c == record.commission {
+            continue;
+        }
+        let mut update = active(&c);
+        update.id = Set(record.id.as_uuid());
+        commissions::Entity::update(update).exec(txn).await?;
+        changed.push((record.distributor, c));
+    }
+    Ok(changed)
+}
+
+/// One `commission.update` per changed commission, with its distributor's totals as
+/// this transaction sees them.
+pub(super) async fn commission_events(
+    txn: &DatabaseTransaction,
+    order_no: OrderNo,
+    changed: &[(DistributorId, OrderCommission)],
+) -> Result<Vec<Event>, StoreError> {
+    let users = users_of(txn, changed.iter().map(|(d, _)| d.as_uuid())).await?;
+    let mut events = Vec::with_capacity(changed.len());
+    for (distributor, c) in changed {
+        events.push(Event::CommissionUpdate {
+            user_id: user_of(&users, distributor.as_uuid())?,
+            distributor_id: *distributor,
+            order_no,
+            level: c.level as u32,
+            amount: c.effective(),
+            status: c.status(),
+            totals: totals_on(txn, *distributor).await?,
+        });
+    }
+    Ok(events)
+}
+
+async fn of_order_on(
+    conn: &impl ConnectionTrait,
+    order_no: OrderNo,
+) -> Result<Vec<commissions::Model>, StoreError> {
+    Ok(commissions::Entity::find()
+        .filter(commissions::Column::OrderNo.eq(order_no.to_string()))
+        .order_by_asc(commissions::Column::Level)
+        .all(conn)
+        .await?)
+}
+
+async fn totals_on(
+    conn: &impl ConnectionTrait,
+    of: DistributorId,
+) -> Result<CommissionTotals, StoreError> {
+    #[derive(FromQueryResult)]
+    struct Sums {
+        pending: i64,
+        settled: i64,
+        reversed: i64,
+        paid_out: i64,
+        clawed_back: i64,
+        voided: i64,
+    }
+    let sum = |column: &str| Expr::cust(format!("CAST(COALESCE(SUM({column}), 0) AS BIGINT)"));
+    let sums = commissions::Entity::find()
+        .select_only()
+        .column_as(sum("pending_cents"), "pending")
+        .column_as(sum("settled_cents"), "settled")
+        .column_as(sum("reversed_cents"), "reversed")
+        .column_as(sum("paid_out_cents"), "paid_out")
+        .column_as(sum("clawed_back_cents"), "clawed_back")
+        .column_as(sum("voided_cents"), "voided")
+        .filter(commissions::Column::DistributorId.eq(of.as_uuid()))
+        .into_model::<Sums>()
+        .one(conn)
+        .await?;
+    let Some(s) = sums else {
+        return Ok(CommissionTotals::default());
+    };
+    Ok(CommissionTotals {
+        pending: money_of(s.pending)?,
+        settled: money_of(s.settled)?,
+        reversed: money_of(s.reversed)?,
+        paid_out: money_of(s.paid_out)?,
+        clawed_back: money_of(s.clawed_back)?,
+        voided: money_of(s.voided)?,
+    })
+}
+
+/// Each distributor's user, for addressing events.
+async fn users_of(
+    conn: &impl ConnectionTrait,
+    ids: impl IntoIterator<Item = uuid::Uuid>,
+) -> Result<HashMap<uuid::Uuid, uuid::Uuid>, StoreError> {
+    let ids: Vec<_> = ids.into_iter().collect();
+    let mut users = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(IN_LIST_MAX) {
+        let rows: Vec<(uuid::Uuid, uuid::Uuid)> = distributors::Entity::find()
+            .select_only()
+            .columns([distributors::Column::Id, distributors::Column::UserId])
+            .filter(distributors::Column::Id.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(conn)
+            .await?;
+        users.extend(rows);
+    }
+    Ok(users)
+}
+
+fn user_of(users: &HashMap<uuid::Uuid, uuid::Uuid>, distributor: uuid::Uuid) -> Result<UserId, StoreError> {
+    users
+        .get(&distributor)
+        .map(|u| UserId::from_uuid(*u))
+        .ok_or_else(|| StoreError::corrupt(format!("commission of unknown distributor {distributor}")))
+}
+
+/// The amounts (and status) of `c` as a row update.
+fn active(c: &OrderCommission) -> commissions::ActiveModel {
+    let cents = |m: Money| Set(m.cents() as i64);
+    commissions::ActiveModel {
+        base_cents: cents(c.base),
+        pending_cents: cents(c.pending),
+        settled_cents: cents(c.settled),
+        paid_out_cents: cents(c.paid_out),
+        reversed_cents: cents(c.reversed),
+        clawed_back_cents: cents(c.clawed_back),
+        voided_cents: cents(c.voided),
+        status: Set(c.status().as_str().to_owned()),
+        ..Default::default()
+    }
+}
+
+/// Stored cents as money; a negative amount is corrupt data.
+pub(super) fn money_of(cents: i64) -> Result<Money, StoreError> {
+    u64::try_from(cents)
+        .map(Money::from_cents)
+        .map_err(|_| StoreError::corrupt(format!("negative amount {cents}")))
+}
+
+fn to_record(m: commissions::Model) -> Result<CommissionRecord, StoreError> {
+    let corrupt = |e: String| StoreError::Corrupt(format!("commission {}: {e}", m.id));
+    Ok(CommissionRecord {
+        id: CommissionId::from_uuid(m.id),
+        order_no: m.order_no.parse().map_err(|_| corrupt("order number".into()))?,
+        distributor: DistributorId::from_uuid(m.distributor_id),
+        created_at: m.created_at,
+        commission: OrderCommission {
+            level: usize::try_from(m.level).map_err(|e| corrupt(e.to_string()))?,
+            rate: m.rate.parse().map_err(|_| corrupt(format!("rate {}", m.rate)))?,
+            base: money_of(m.base_cents)?,
+            due_at: m.due_at,
+            pending: money_of(m.pending_cents)?,
+            settled: money_of(m.settled_cents)?,
+            paid_out: money_of(m.paid_out_cents)?,
+            reversed: money_of(m.reversed_cents)?,
+            clawed_back: money_of(m.clawed_back_cents)?,
+            voided: money_of(m.voided_cents)?,
+        },
+    })
+}
