@@ -4,6 +4,7 @@
 mod accounts;
 mod auth;
 mod cli;
+mod commission_recompute;
 mod commissions;
 mod distribution;
 mod ledger_crash;
