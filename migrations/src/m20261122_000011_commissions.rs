@@ -26,6 +26,22 @@ enum Commissions {
     CreatedAt,
 }
 
+/// Each distributor's commissions summed by bucket, kept in step with every change in
+/// the same transaction, so totals are one row however many commissions there are.
+#[derive(DeriveIden)]
+enum CommissionTotals {
+    Table,
+    DistributorId,
+    PendingCents,
+    SettledCents,
+    ReversedCents,
+    PaidOutCents,
+    ClawedBackCents,
+    VoidedCents,
+    /// What the orders that earned these commissions still have paid.
+    SalesCents,
+}
+
 #[derive(DeriveIden)]
 enum Distributors {
     Table,
@@ -95,6 +111,28 @@ impl MigrationTrait for Migration {
             manager.create_index(index.to_owned()).await?;
         }
         manager
+            .create_table(
+                Table::create()
+                    .table(CommissionTotals::Table)
+                    .if_not_exists()
+                    .col(pk_uuid(CommissionTotals::DistributorId))
+                    .col(big_integer(CommissionTotals::PendingCents))
+                    .col(big_integer(CommissionTotals::SettledCents))
+                    .col(big_integer(CommissionTotals::ReversedCents))
+                    .col(big_integer(CommissionTotals::PaidOutCents))
+                    .col(big_integer(CommissionTotals::ClawedBackCents))
+                    .col(big_integer(CommissionTotals::VoidedCents))
+                    .col(big_integer(CommissionTotals::SalesCents))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .name("fk_commission_totals_distributor")
+                            .from(CommissionTotals::Table, CommissionTotals::DistributorId)
+                            .to(Distributors::Table, Distributors::Id),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
             .alter_table(
                 Table::alter()
                     .table(Distributors::Table)
@@ -112,6 +150,9 @@ impl MigrationTrait for Migration {
                     .drop_column(Distributors::BlockedAt)
                     .to_owned(),
             )
+            .await?;
+        manager
+            .drop_table(Table::drop().table(CommissionTotals::Table).to_owned())
             .await?;
         manager
             .drop_table(Table::drop().table(Commissions::Table).to_owned())

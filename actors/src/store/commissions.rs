@@ -3,7 +3,7 @@
 //! sums a distributor's totals, settles what is due in batches and voids a fraudulent
 //! distributor's open ones.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use medrt_domain::commission::{
@@ -15,10 +15,11 @@ use medrt_domain::money::Money;
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
-    FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 
 use super::chunks::statement_chunks;
+use super::commission_totals::{self, Delta};
 use super::entities::{commissions, distributors};
 use super::key_values;
 use super::outbox::Outbox;
@@ -66,24 +67,12 @@ impl<'a> Commissions<'a> {
     }
 
     pub async fn totals(&self, of: DistributorId) -> Result<CommissionTotals, StoreError> {
-        totals_on(&self.store.db, of).await
+        Ok(commission_totals::read(&self.store.db, of).await?.0)
     }
 
-    /// What the orders that pay this distributor still have paid (their sales).
+    /// What the orders that pay this distributor commissions still have paid.
     pub async fn sales(&self, of: DistributorId) -> Result<Money, StoreError> {
-        #[derive(FromQueryResult)]
-        struct Sum {
-            sales: i64,
-        }
-        let sum = commissions::Entity::find()
-            .select_only()
-            .column_as(Expr::cust("CAST(COALESCE(SUM(base_cents), 0) AS BIGINT)"), "sales")
-            .filter(commissions::Column::DistributorId.eq(of.as_uuid()))
-            .filter(commissions::Column::VoidedCents.eq(0))
-            .into_model::<Sum>()
-            .one(&self.store.db)
-            .await?;
-        money_of(sum.map_or(0, |s| s.sales))
+        Ok(commission_totals::read(&self.store.db, of).await?.1)
     }
 
     /// A distributor's commissions, newest first, optionally of one status.
@@ -167,6 +156,18 @@ impl<'a> Commissions<'a> {
             entry.0 += 1;
             entry.1 += pending;
         }
+        let deltas: BTreeMap<DistributorId, Delta> = per_distributor
+            .iter()
+            .map(|(d, (_, cents))| {
+                let delta = Delta {
+                    pending: -cents,
+                    settled: *cents,
+                    ..Delta::default()
+                };
+                (DistributorId::from_uuid(*d), delta)
+            })
+            .collect();
+        commission_totals::apply(&txn, &deltas).await?;
         let users = users_of(&txn, per_distributor.keys().copied()).await?;
         let mut events = Vec::with_capacity(per_distributor.len());
         for (distributor, (count, cents)) in &per_distributor {
@@ -228,6 +229,7 @@ impl<'a> Commissions<'a> {
             .exec(&txn)
             .await?
             .rows_affected;
+        commission_totals::void_open(&txn, distributor).await?;
         txn.commit().await?;
         Ok(voided)
     }
@@ -267,7 +269,11 @@ pub(super) async fn insert(
             .await
             .map_err(|e| StoreError::unique(e, "commission"))?;
     }
-    Ok(())
+    let mut deltas: BTreeMap<DistributorId, Delta> = BTreeMap::new();
+    for (distributor, c) in earned {
+        deltas.entry(*distributor).or_default().add(Delta::between(None, c));
+    }
+    commission_totals::apply(txn, &deltas).await
 }
 
 /// Brings an order's commissions down to what its new `net` earns; returns the ones
@@ -278,6 +284,7 @@ pub(super) async fn follow_refund(
     net: Money,
 ) -> Result<Vec<(DistributorId, OrderCommission)>, StoreError> {
     let mut changed = Vec::new();
+    let mut deltas: BTreeMap<DistributorId, Delta> = BTreeMap::new();
     for row in of_order_on(txn, order_no).await? {
         let record = to_record(row)?;
         let mut c = record.commission.clone();
@@ -288,8 +295,13 @@ pub(super) async fn follow_refund(
         let mut update = active(&c);
         update.id = Set(record.id.as_uuid());
         commissions::Entity::update(update).exec(txn).await?;
+        deltas
+            .entry(record.distributor)
+            .or_default()
+            .add(Delta::between(Some(&record.commission), &c));
         changed.push((record.distributor, c));
     }
+    commission_totals::apply(txn, &deltas).await?;
     Ok(changed)
 }
 
@@ -310,7 +322,7 @@ pub(super) async fn commission_events(
             level: c.level as u32,
             amount: c.effective(),
             status: c.status(),
-            totals: totals_on(txn, *distributor).await?,
+            totals: commission_totals::read(txn, *distributor).await?.0,
         });
     }
     Ok(events)
@@ -325,45 +337,6 @@ async fn of_order_on(
         .order_by_asc(commissions::Column::Level)
         .all(conn)
         .await?)
-}
-
-async fn totals_on(
-    conn: &impl ConnectionTrait,
-    of: DistributorId,
-) -> Result<CommissionTotals, StoreError> {
-    #[derive(FromQueryResult)]
-    struct Sums {
-        pending: i64,
-        settled: i64,
-        reversed: i64,
-        paid_out: i64,
-        clawed_back: i64,
-        voided: i64,
-    }
-    let sum = |column: &str| Expr::cust(format!("CAST(COALESCE(SUM({column}), 0) AS BIGINT)"));
-    let sums = commissions::Entity::find()
-        .select_only()
-        .column_as(sum("pending_cents"), "pending")
-        .column_as(sum("settled_cents"), "settled")
-        .column_as(sum("reversed_cents"), "reversed")
-        .column_as(sum("paid_out_cents"), "paid_out")
-        .column_as(sum("clawed_back_cents"), "clawed_back")
-        .column_as(sum("voided_cents"), "voided")
-        .filter(commissions::Column::DistributorId.eq(of.as_uuid()))
-        .into_model::<Sums>()
-        .one(conn)
-        .await?;
-    let Some(s) = sums else {
-        return Ok(CommissionTotals::default());
-    };
-    Ok(CommissionTotals {
-        pending: money_of(s.pending)?,
-        settled: money_of(s.settled)?,
-        reversed: money_of(s.reversed)?,
-        paid_out: money_of(s.paid_out)?,
-        clawed_back: money_of(s.clawed_back)?,
-        voided: money_of(s.voided)?,
-    })
 }
 
 /// Each distributor's user, for addressing events.

@@ -9,6 +9,7 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect,
 };
 
+use super::commission_totals;
 use super::entities::{distributors, referral_bindings};
 use super::page::{Page, PageRequest};
 use super::{Store, StoreError};
@@ -84,6 +85,7 @@ impl<'a> Distributors<'a> {
         .insert(&txn)
         .await
         .map_err(|e| StoreError::unique(e, "distributor"))?;
+        commission_totals::open(&txn, id).await?;
         txn.commit().await?;
         to_record(row)
     }

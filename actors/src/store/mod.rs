@@ -3,6 +3,7 @@
 
 mod announcements;
 mod chunks;
+mod commission_totals;
 mod commissions;
 mod coupons;
 mod distributors;

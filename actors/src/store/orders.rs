@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use medrt_domain::commission::{CommissionRules, OrderCommission};
 use medrt_domain::distribution::{HierarchyError, ReferralCode, beneficiaries};
 use medrt_domain::ids::{DistributorId, OrderNo, ProductId, UserId};
@@ -82,6 +82,7 @@ impl<'a> Orders<'a> {
     /// Prices the order and fixes who earns on it: the order's referral code, else the
     /// buyer's registration binding, else (for a distributor) their own upline.
     pub async fn create(&self, new: NewOrder, now: DateTime<Utc>) -> Result<OrderRecord, StoreError> {
+        let now = stored_time(now);
         let txn = self.store.begin_write().await?;
         let ids: Vec<_> = new.items.iter().map(|(id, _)| id.as_uuid()).collect();
         let found: HashMap<_, _> = products::Entity::find()
@@ -190,6 +191,7 @@ impl<'a> Orders<'a> {
         payment_ref: &str,
         now: DateTime<Utc>,
     ) -> Result<OrderRecord, StoreError> {
+        let now = stored_time(now);
         let txn = self.store.begin_write().await?;
         let row = locked(&txn, order_no, Some(buyer)).await?;
         match row.payment_ref.as_deref() {
@@ -230,6 +232,7 @@ impl<'a> Orders<'a> {
         refund_ref: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<OrderRecord, StoreError> {
+        let now = stored_time(now);
         let txn = self.store.begin_write().await?;
         let row = locked(&txn, order_no, None).await?;
         if let Some(reference) = refund_ref {
@@ -332,6 +335,11 @@ async fn coupon_with_uses(
         in_total: in_total.try_into().unwrap_or(u32::MAX),
     };
     Ok((to_coupon(row)?, uses))
+}
+
+/// Times as the databases keep them (microseconds), so a replayed answer is identical.
+fn stored_time(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.trunc_subsecs(6)
 }
 
 fn cents(m: Money) -> i64 {

@@ -1,6 +1,7 @@
 //! sea-orm entities, one per table. Private to `store`: nothing outside sees them.
 
 pub mod announcements;
+pub mod commission_totals;
 pub mod commissions;
 pub mod coupons;
 pub mod distributors;

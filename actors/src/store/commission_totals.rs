@@ -1,0 +1,176 @@
+//! Each distributor's commission totals: one row, moved by deltas in the same
+//! transaction as the commissions it sums, so reading totals costs one row however many
+//! commissions a distributor has. `UPDATE … FROM (VALUES …)` moves every distributor
+//! of a batch in one statement per chunk.
+
+use std::collections::BTreeMap;
+
+use medrt_domain::commission::{CommissionTotals, OrderCommission};
+use medrt_domain::ids::DistributorId;
+use medrt_domain::money::Money;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
+    DbBackend, EntityTrait, QueryFilter, Statement, Value,
+};
+
+use super::StoreError;
+use super::chunks::statement_chunks;
+use super::commissions::money_of;
+use super::entities::commission_totals as totals;
+
+/// A change to one distributor's totals, in signed cents.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Delta {
+    pub pending: i64,
+    pub settled: i64,
+    pub reversed: i64,
+    pub paid_out: i64,
+    pub clawed_back: i64,
+    pub voided: i64,
+    pub sales: i64,
+}
+
+impl Delta {
+    /// What a commission moving from `before` (`None`: just earned) to `after` changes.
+    pub(super) fn between(before: Option<&OrderCommission>, after: &OrderCommission) -> Self {
+        let c = |m: Money| m.cents() as i64;
+        let was = |f: fn(&OrderCommission) -> Money| before.map_or(0, |b| c(f(b)));
+        Delta {
+            pending: c(after.pending) - was(|x| x.pending),
+            settled: c(after.settled) - was(|x| x.settled),
+            reversed: c(after.reversed) - was(|x| x.reversed),
+            paid_out: c(after.paid_out) - was(|x| x.paid_out),
+            clawed_back: c(after.clawed_back) - was(|x| x.clawed_back),
+            voided: c(after.voided) - was(|x| x.voided),
+            sales: c(after.base) - was(|x| x.base),
+        }
+    }
+
+    pub(super) fn add(&mut self, other: Delta) {
+        self.pending += other.pending;
+        self.settled += other.settled;
+        self.reversed += other.reversed;
+        self.paid_out += other.paid_out;
+        self.clawed_back += other.clawed_back;
+        self.voided += other.voided;
+        self.sales += other.sales;
+    }
+
+    fn columns(&self) -> [i64; 7] {
+        [
+            self.pending,
+            self.settled,
+            self.reversed,
+            self.paid_out,
+            self.clawed_back,
+            self.voided,
+            self.sales,
+        ]
+    }
+}
+
+/// The zero row of a new distributor.
+pub(super) async fn open(txn: &DatabaseTransaction, of: DistributorId) -> Result<(), StoreError> {
+    totals::ActiveModel {
+        distributor_id: Set(of.as_uuid()),
+        pending_cents: Set(0),
+        settled_cents: Set(0),
+        reversed_cents: Set(0),
+        paid_out_cents: Set(0),
+        clawed_back_cents: Set(0),
+        voided_cents: Set(0),
+        sales_cents: Set(0),
+    }
+    .insert(txn)
+    .await?;
+    Ok(())
+}
+
+/// Adds every delta to its distributor's row.
+pub(super) async fn apply(
+    txn: &DatabaseTransaction,
+    deltas: &BTreeMap<DistributorId, Delta>,
+) -> Result<(), StoreError> {
+    let backend = txn.get_database_backend();
+    let rows: Vec<_> = deltas.iter().filter(|(_, d)| **d != Delta::default()).collect();
+    for chunk in statement_chunks(backend, &rows) {
+        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 8);
+        let mut tuples = Vec::with_capacity(chunk.len());
+        for (distributor, delta) in chunk {
+            let first = values.len();
+            let p = |i: usize, cast: &str| match backend {
+                DbBackend::Postgres => format!("${}{cast}", first + i + 1),
+                _ => "?".to_owned(),
+            };
+            let params: Vec<String> = std::iter::once(p(0, "::uuid"))
+                .chain((1..8).map(|i| p(i, "::bigint")))
+                .collect();
+            tuples.push(format!("({})", params.join(", ")));
+            values.push(distributor.as_uuid().into());
+            values.extend(delta.columns().map(Value::from));
+        }
+        let sql = format!(
+            "WITH v(d, pe, se, re, po, cb, vo, sa) AS (VALUES {}) \
+             UPDATE commission_totals SET \
+               pending_cents = commission_totals.pending_cents + v.pe, \
+               settled_cents = commission_totals.settled_cents + v.se, \
+               reversed_cents = commission_totals.reversed_cents + v.re, \
+               paid_out_cents = commission_totals.paid_out_cents + v.po, \
+               clawed_back_cents = commission_totals.clawed_back_cents + v.cb, \
+               voided_cents = commission_totals.voided_cents + v.vo, \
+               sales_cents = commission_totals.sales_cents + v.sa \
+             FROM v WHERE commission_totals.distributor_id = v.d",
+            tuples.join(", ")
+        );
+        let moved = txn
+            .execute_raw(Statement::from_sql_and_values(backend, sql, values))
+            .await?
+            .rows_affected();
+        if moved != chunk.len() as u64 {
+            return Err(StoreError::corrupt(format!(
+                "commission totals missing for {} distributors",
+                chunk.len() as u64 - moved
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Fraud: whatever is open in the totals moves to voided, as the commissions did.
+pub(super) async fn void_open(txn: &DatabaseTransaction, of: DistributorId) -> Result<(), StoreError> {
+    totals::Entity::update_many()
+        .col_expr(
+            totals::Column::VoidedCents,
+            Expr::col(totals::Column::VoidedCents)
+                .add(Expr::col(totals::Column::PendingCents))
+                .add(Expr::col(totals::Column::SettledCents)),
+        )
+        .col_expr(totals::Column::PendingCents, Expr::value(0i64))
+        .col_expr(totals::Column::SettledCents, Expr::value(0i64))
+        .filter(totals::Column::DistributorId.eq(of.as_uuid()))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+/// A distributor's totals and sales (zero for someone who never joined).
+pub(super) async fn read(
+    conn: &impl ConnectionTrait,
+    of: DistributorId,
+) -> Result<(CommissionTotals, Money), StoreError> {
+    let Some(row) = totals::Entity::find_by_id(of.as_uuid()).one(conn).await? else {
+        return Ok((CommissionTotals::default(), Money::ZERO));
+    };
+    Ok((
+        CommissionTotals {
+            pending: money_of(row.pending_cents)?,
+            settled: money_of(row.settled_cents)?,
+            reversed: money_of(row.reversed_cents)?,
+            paid_out: money_of(row.paid_out_cents)?,
+            clawed_back: money_of(row.clawed_back_cents)?,
+            voided: money_of(row.voided_cents)?,
+        },
+        money_of(row.sales_cents)?,
+    ))
+}
