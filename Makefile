@@ -72,6 +72,7 @@ $(VENV)/.test-data: inference/tests/reference/requirements.txt | $(MODELS)/SHA25
 bench: models test-data
 	$(CARGO) build --release --bin medrt
 	$(CARGO) bench -p medrt-tests --bench ws_fanout
+	$(CARGO) bench -p medrt-tests --bench commissions
 	$(CARGO) bench -p medrt-actors --bench ledger
 	$(CARGO) bench -p medrt-inference --bench inference
 	$(CARGO) bench -p medrt-inference --bench pipeline

@@ -18,36 +18,70 @@ pub struct TestBackend {
     pub services: bool,
 }
 
+/// Where the real services run.
+#[derive(Clone, Debug)]
+pub struct Services {
+    /// A PostgreSQL URL allowed to create databases.
+    pub database_admin_url: String,
+    pub nats_url: String,
+    pub redis_url: String,
+}
+
+impl Services {
+    /// `MEDRT_TEST_DATABASE_URL`, `MEDRT_TEST_NATS_URL` and `MEDRT_TEST_REDIS_URL`, when
+    /// the first is set (the others must be too).
+    pub fn from_env() -> Option<Self> {
+        let admin = std::env::var("MEDRT_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())?;
+        Some(Self {
+            database_admin_url: admin,
+            nats_url: std::env::var("MEDRT_TEST_NATS_URL")
+                .expect("MEDRT_TEST_NATS_URL with MEDRT_TEST_DATABASE_URL"),
+            redis_url: std::env::var("MEDRT_TEST_REDIS_URL")
+                .expect("MEDRT_TEST_REDIS_URL with MEDRT_TEST_DATABASE_URL"),
+        })
+    }
+}
+
+/// A unique prefix and a fresh temporary directory.
+fn fresh_place() -> (String, PathBuf) {
+    let id = Uuid::new_v4().simple().to_string();
+    let dir = std::env::temp_dir().join(format!("medrt-test-{id}"));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    (format!("medrt_t{}", &id[..12]), dir)
+}
+
 impl TestBackend {
     /// Real services when the `MEDRT_TEST_*` variables are set, embedded ones otherwise.
     pub async fn new() -> Self {
-        let id = Uuid::new_v4().simple().to_string();
-        let prefix = format!("medrt_t{}", &id[..12]);
-        let dir = std::env::temp_dir().join(format!("medrt-test-{id}"));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let storage_dir = dir.join("storage");
-        match std::env::var("MEDRT_TEST_DATABASE_URL") {
-            Ok(admin_url) if !admin_url.is_empty() => {
-                let database_url = fresh_postgres_database(&admin_url, &prefix).await;
-                Self {
-                    database_url,
-                    bus_url: std::env::var("MEDRT_TEST_NATS_URL")
-                        .expect("MEDRT_TEST_NATS_URL with MEDRT_TEST_DATABASE_URL"),
-                    cache_url: std::env::var("MEDRT_TEST_REDIS_URL")
-                        .expect("MEDRT_TEST_REDIS_URL with MEDRT_TEST_DATABASE_URL"),
-                    prefix,
-                    storage_dir,
-                    services: true,
-                }
-            }
-            _ => Self {
-                database_url: format!("sqlite://{}?mode=rwc", dir.join("medrt.db").display()),
-                bus_url: String::new(),
-                cache_url: String::new(),
-                prefix,
-                storage_dir,
-                services: false,
-            },
+        match Services::from_env() {
+            Some(services) => Self::on_services(&services).await,
+            None => Self::embedded(),
+        }
+    }
+
+    /// A fresh SQLite file, the in-process bus and the in-memory cache.
+    pub fn embedded() -> Self {
+        let (prefix, dir) = fresh_place();
+        Self {
+            database_url: format!("sqlite://{}?mode=rwc", dir.join("medrt.db").display()),
+            bus_url: String::new(),
+            cache_url: String::new(),
+            prefix,
+            storage_dir: dir.join("storage"),
+            services: false,
+        }
+    }
+
+    /// A fresh PostgreSQL database and fresh NATS/Redis prefixes on `services`.
+    pub async fn on_services(services: &Services) -> Self {
+        let (prefix, dir) = fresh_place();
+        Self {
+            database_url: fresh_postgres_database(&services.database_admin_url, &prefix).await,
+            bus_url: services.nats_url.clone(),
+            cache_url: services.redis_url.clone(),
+            prefix,
+            storage_dir: dir.join("storage"),
+            services: true,
         }
     }
 

@@ -13,7 +13,7 @@ pub mod process;
 pub mod ws;
 
 pub use app::{TestApp, spawn_app};
-pub use backend::TestBackend;
+pub use backend::{Services, TestBackend};
 pub use client::ApiClient;
 pub use process::NodeProcess;
 pub use ws::WsClient;

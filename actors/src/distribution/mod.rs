@@ -16,4 +16,6 @@ mod settlement;
 
 pub use distributor::{DistributorActor, DistributorMsg};
 pub use registry::{DistributorsActor, DistributorsArgs, DistributorsMsg};
-pub use settlement::{SettlementActor, SettlementArgs, SettlementMsg, SettlementSettings};
+pub use settlement::{
+    SettlementActor, SettlementArgs, SettlementMsg, SettlementSettings, settle_all,
+};

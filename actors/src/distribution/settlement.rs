@@ -14,6 +14,9 @@ pub struct SettlementSettings {
     pub interval_secs: u64,
     /// Commissions settled per transaction.
     pub batch: u64,
+    /// Transactions settling at once. On PostgreSQL each takes rows the others skip, so
+    /// the work spreads over the server's cores; SQLite runs them one after another.
+    pub workers: usize,
 }
 
 pub struct SettlementActor;
@@ -55,7 +58,7 @@ impl Actor for SettlementActor {
         state: &mut SettlementArgs,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
-            SettlementMsg::Tick => match settle_all(state).await {
+            SettlementMsg::Tick => match settle_all(&state.store, &state.settings).await {
                 Ok(done) if done.commissions > 0 => tracing::info!(
                     commissions = done.commissions,
                     amount = %done.amount,
@@ -66,28 +69,40 @@ impl Actor for SettlementActor {
                 Err(e) => tracing::warn!(error = %e, "commission settlement failed"),
             },
             SettlementMsg::RunNow(reply) => {
-                let _ = reply.send(settle_all(state).await.map_err(|e| e.to_string()));
+                let result = settle_all(&state.store, &state.settings).await;
+                let _ = reply.send(result.map_err(|e| e.to_string()));
             }
         }
         Ok(())
     }
 }
 
-/// Settles batch after batch until nothing due is left.
-async fn settle_all(state: &SettlementArgs) -> Result<Settled, StoreError> {
-    let mut total = Settled::default();
-    loop {
-        let batch = state
-            .store
-            .commissions()
-            .settle_due(Utc::now(), state.settings.batch)
-            .await?;
-        total.commissions += batch.commissions;
-        total.amount = total.amount + batch.amount;
-        total.distributors += batch.distributors;
-        metrics::counter!("medrt_commissions_settled_total").increment(batch.commissions);
-        if batch.commissions < state.settings.batch {
-            return Ok(total);
+/// Settles batch after batch, on `workers` transactions at once, until nothing due is
+/// left.
+pub async fn settle_all(store: &Store, settings: &SettlementSettings) -> Result<Settled, StoreError> {
+    let worker = || async {
+        let mut done = Settled::default();
+        loop {
+            let batch = store
+                .commissions()
+                .settle_due(Utc::now(), settings.batch)
+                .await?;
+            done.commissions += batch.commissions;
+            done.amount = done.amount + batch.amount;
+            done.distributors += batch.distributors;
+            metrics::counter!("medrt_commissions_settled_total").increment(batch.commissions);
+            if batch.commissions < settings.batch {
+                return Ok::<_, StoreError>(done);
+            }
         }
+    };
+    let results = futures::future::join_all((0..settings.workers.max(1)).map(|_| worker())).await;
+    let mut total = Settled::default();
+    for done in results {
+        let done = done?;
+        total.commissions += done.commissions;
+        total.amount = total.amount + done.amount;
+        total.distributors += done.distributors;
     }
+    Ok(total)
 }

@@ -12,10 +12,10 @@ use medrt_domain::commission::{
 use medrt_domain::event::Event;
 use medrt_domain::ids::{CommissionId, DistributorId, OrderNo, UserId};
 use medrt_domain::money::Money;
-use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    QueryFilter, QueryOrder, QuerySelect, Statement,
 };
 
 use super::chunks::statement_chunks;
@@ -115,43 +115,47 @@ impl<'a> Commissions<'a> {
     /// is pending, and PostgreSQL nodes skip rows another is settling.
     pub async fn settle_due(&self, now: DateTime<Utc>, limit: u64) -> Result<Settled, StoreError> {
         let txn = self.store.begin_write().await?;
-        let mut query = commissions::Entity::find()
-            .select_only()
-            .columns([
-                commissions::Column::Id,
-                commissions::Column::DistributorId,
-                commissions::Column::PendingCents,
-            ])
-            .filter(commissions::Column::Status.eq(CommissionStatus::Pending.as_str()))
-            .filter(commissions::Column::DueAt.lte(now))
-            .order_by_asc(commissions::Column::DueAt)
-            .limit(limit);
-        if txn.get_database_backend() == DbBackend::Postgres {
-            query = query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
-        }
-        let due: Vec<(uuid::Uuid, uuid::Uuid, i64)> = query.into_tuple().all(&txn).await?;
-        if due.is_empty() {
+        let backend = txn.get_database_backend();
+        // One statement picks, locks and settles the batch. A pending commission has
+        // never been settled (settling moves all of it, and nothing adds to pending
+        // later), so its new `settled_cents` is exactly what moved.
+        // PostgreSQL: `= ANY(ARRAY(…))` looks the rows up by key (an `IN (…)` subquery is
+        // planned as a hash join over the whole table), and rows another node is
+        // settling are skipped.
+        let due = "SELECT id FROM commissions WHERE status = 'pending' AND due_at <= {now} \
+                   ORDER BY due_at LIMIT {limit}";
+        let pick = match backend {
+            DbBackend::Postgres => format!(
+                "id = ANY(ARRAY({} FOR UPDATE SKIP LOCKED))",
+                due.replace("{now}", "$1").replace("{limit}", "$2")
+            ),
+            _ => format!("id IN ({})", due.replace("{now}", "?").replace("{limit}", "?")),
+        };
+        let sql = format!(
+            "UPDATE commissions SET settled_cents = settled_cents + pending_cents, \
+               pending_cents = 0, status = 'settled' \
+             WHERE {pick} RETURNING distributor_id, settled_cents"
+        );
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = txn
+            .query_all_raw(Statement::from_sql_and_values(
+                backend,
+                sql,
+                [now.into(), limit.into()],
+            ))
+            .await?;
+        if rows.is_empty() {
             return Ok(Settled::default());
         }
-        let ids: Vec<uuid::Uuid> = due.iter().map(|(id, _, _)| *id).collect();
-        for chunk in ids.chunks(IN_LIST_MAX) {
-            commissions::Entity::update_many()
-                .col_expr(
-                    commissions::Column::SettledCents,
-                    Expr::col(commissions::Column::SettledCents)
-                        .add(Expr::col(commissions::Column::PendingCents)),
-                )
-                .col_expr(commissions::Column::PendingCents, Expr::value(0i64))
-                .col_expr(
-                    commissions::Column::Status,
-                    Expr::value(CommissionStatus::Settled.as_str()),
-                )
-                .filter(commissions::Column::Id.is_in(chunk.iter().copied()))
-                .exec(&txn)
-                .await?;
+        let mut due: Vec<(uuid::Uuid, i64)> = Vec::with_capacity(rows.len());
+        for row in rows {
+            due.push((
+                row.try_get("", "distributor_id")?,
+                row.try_get("", "settled_cents")?,
+            ));
         }
         let mut per_distributor: HashMap<uuid::Uuid, (u64, i64)> = HashMap::new();
-        for (_, distributor, pending) in &due {
+        for (distributor, pending) in &due {
             let entry = per_distributor.entry(*distributor).or_default();
             entry.0 += 1;
             entry.1 += pending;
@@ -184,7 +188,7 @@ impl<'a> Commissions<'a> {
         self.store.outbox_written.notify_one();
         Ok(Settled {
             commissions: due.len() as u64,
-            amount: money_of(due.iter().map(|(_, _, c)| c).sum())?,
+            amount: money_of(due.iter().map(|(_, c)| c).sum())?,
             distributors: per_distributor.len() as u64,
         })
     }

@@ -58,6 +58,7 @@ pub async fn start_node(store: &Store, ledger_batch_max: usize) -> Platform {
         settlement: SettlementSettings {
             interval_secs: 3600,
             batch: 10_000,
+            workers: 1,
         },
     })
     .await
