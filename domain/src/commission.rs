@@ -276,6 +276,33 @@ impl CommissionTotals {
     }
 }
 
+/// One payout of a distributor's settled commissions. Clawbacks not yet recovered are
+/// deducted first; what they exceed waits for the next payout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Payout {
+    /// Settled commissions paid out.
+    pub gross: Money,
+    /// Outstanding clawbacks recovered from them.
+    pub clawback: Money,
+    /// What the distributor receives.
+    pub net: Money,
+}
+
+impl Payout {
+    /// Pays out `settled` against `outstanding` clawbacks; `None` when nothing is settled.
+    pub fn of(settled: Money, outstanding: Money) -> Option<Self> {
+        if settled.is_zero() {
+            return None;
+        }
+        let clawback = settled.min(outstanding);
+        Some(Self {
+            gross: settled,
+            clawback,
+            net: settled.checked_sub(clawback).expect("min"),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -379,6 +406,29 @@ mod tests {
         t.add(&a);
         t.add(&b);
         assert_eq!((t.pending, t.reversed, t.settled), (m("5"), m("5"), m("3")));
+    }
+
+    #[test]
+    fn a_payout_recovers_clawbacks_first_and_carries_the_rest_over() {
+        assert_eq!(Payout::of(Money::ZERO, m("5")), None);
+        let p = Payout::of(m("15"), m("20")).unwrap();
+        assert_eq!((p.gross, p.clawback, p.net), (m("15"), m("15"), Money::ZERO));
+        let p = Payout::of(m("30"), m("5")).unwrap();
+        assert_eq!((p.gross, p.clawback, p.net), (m("30"), m("5"), m("25")));
+    }
+
+    proptest! {
+        #[test]
+        fn payouts_add_up(settled in 0u64..1_000_000, outstanding in 0u64..1_000_000) {
+            let (settled, outstanding) = (Money::from_cents(settled), Money::from_cents(outstanding));
+            if let Some(p) = Payout::of(settled, outstanding) {
+                prop_assert_eq!(p.net + p.clawback, settled);
+                prop_assert!(p.clawback <= outstanding);
+                prop_assert!(p.net.is_zero() || p.clawback == outstanding);
+            } else {
+                prop_assert!(settled.is_zero());
+            }
+        }
     }
 
     #[derive(Debug, Clone)]

@@ -67,6 +67,10 @@ uuid_id!(
     /// One level's commission on one order.
     CommissionId
 );
+uuid_id!(
+    /// One payout to a distributor.
+    PayoutId
+);
 
 /// A mall order's number, as buyers and payment providers see it: `MO` and the 32
 /// hex digits of a UUIDv7 (time-ordered, not guessable).

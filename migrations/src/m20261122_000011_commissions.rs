@@ -40,6 +40,20 @@ enum CommissionTotals {
     VoidedCents,
     /// What the orders that earned these commissions still have paid.
     SalesCents,
+    /// Clawbacks already deducted from payouts.
+    RecoveredCents,
+}
+
+/// Each payout: settled commissions paid, clawbacks recovered from them, the rest sent.
+#[derive(DeriveIden)]
+enum Payouts {
+    Table,
+    Id,
+    DistributorId,
+    GrossCents,
+    ClawbackCents,
+    NetCents,
+    CreatedAt,
 }
 
 #[derive(DeriveIden)]
@@ -123,12 +137,42 @@ impl MigrationTrait for Migration {
                     .col(big_integer(CommissionTotals::ClawedBackCents))
                     .col(big_integer(CommissionTotals::VoidedCents))
                     .col(big_integer(CommissionTotals::SalesCents))
+                    .col(big_integer(CommissionTotals::RecoveredCents))
                     .foreign_key(
                         ForeignKey::create()
                             .name("fk_commission_totals_distributor")
                             .from(CommissionTotals::Table, CommissionTotals::DistributorId)
                             .to(Distributors::Table, Distributors::Id),
                     )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(Payouts::Table)
+                    .if_not_exists()
+                    .col(pk_uuid(Payouts::Id))
+                    .col(uuid(Payouts::DistributorId))
+                    .col(big_integer(Payouts::GrossCents))
+                    .col(big_integer(Payouts::ClawbackCents))
+                    .col(big_integer(Payouts::NetCents))
+                    .col(timestamp_with_time_zone(Payouts::CreatedAt))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .name("fk_payouts_distributor")
+                            .from(Payouts::Table, Payouts::DistributorId)
+                            .to(Distributors::Table, Distributors::Id),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_payouts_distributor")
+                    .table(Payouts::Table)
+                    .col(Payouts::DistributorId)
                     .to_owned(),
             )
             .await?;
@@ -150,6 +194,9 @@ impl MigrationTrait for Migration {
                     .drop_column(Distributors::BlockedAt)
                     .to_owned(),
             )
+            .await?;
+        manager
+            .drop_table(Table::drop().table(Payouts::Table).to_owned())
             .await?;
         manager
             .drop_table(Table::drop().table(CommissionTotals::Table).to_owned())

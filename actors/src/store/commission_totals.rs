@@ -29,6 +29,7 @@ pub(super) struct Delta {
     pub clawed_back: i64,
     pub voided: i64,
     pub sales: i64,
+    pub recovered: i64,
 }
 
 impl Delta {
@@ -44,6 +45,7 @@ impl Delta {
             clawed_back: c(after.clawed_back) - was(|x| x.clawed_back),
             voided: c(after.voided) - was(|x| x.voided),
             sales: c(after.base) - was(|x| x.base),
+            recovered: 0,
         }
     }
 
@@ -55,9 +57,10 @@ impl Delta {
         self.clawed_back += other.clawed_back;
         self.voided += other.voided;
         self.sales += other.sales;
+        self.recovered += other.recovered;
     }
 
-    fn columns(&self) -> [i64; 7] {
+    fn columns(&self) -> [i64; 8] {
         [
             self.pending,
             self.settled,
@@ -66,6 +69,7 @@ impl Delta {
             self.clawed_back,
             self.voided,
             self.sales,
+            self.recovered,
         ]
     }
 }
@@ -81,6 +85,7 @@ pub(super) async fn open(txn: &DatabaseTransaction, of: DistributorId) -> Result
         clawed_back_cents: Set(0),
         voided_cents: Set(0),
         sales_cents: Set(0),
+        recovered_cents: Set(0),
     }
     .insert(txn)
     .await?;
@@ -95,7 +100,7 @@ pub(super) async fn apply(
     let backend = txn.get_database_backend();
     let rows: Vec<_> = deltas.iter().filter(|(_, d)| **d != Delta::default()).collect();
     for chunk in statement_chunks(backend, &rows) {
-        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 8);
+        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 9);
         let mut tuples = Vec::with_capacity(chunk.len());
         for (distributor, delta) in chunk {
             let first = values.len();
@@ -104,14 +109,14 @@ pub(super) async fn apply(
                 _ => "?".to_owned(),
             };
             let params: Vec<String> = std::iter::once(p(0, "::uuid"))
-                .chain((1..8).map(|i| p(i, "::bigint")))
+                .chain((1..9).map(|i| p(i, "::bigint")))
                 .collect();
             tuples.push(format!("({})", params.join(", ")));
             values.push(distributor.as_uuid().into());
             values.extend(delta.columns().map(Value::from));
         }
         let sql = format!(
-            "WITH v(d, pe, se, re, po, cb, vo, sa) AS (VALUES {}) \
+            "WITH v(d, pe, se, re, po, cb, vo, sa, rc) AS (VALUES {}) \
              UPDATE commission_totals SET \
                pending_cents = commission_totals.pending_cents + v.pe, \
                settled_cents = commission_totals.settled_cents + v.se, \
@@ -119,7 +124,8 @@ pub(super) async fn apply(
                paid_out_cents = commission_totals.paid_out_cents + v.po, \
                clawed_back_cents = commission_totals.clawed_back_cents + v.cb, \
                voided_cents = commission_totals.voided_cents + v.vo, \
-               sales_cents = commission_totals.sales_cents + v.sa \
+               sales_cents = commission_totals.sales_cents + v.sa, \
+               recovered_cents = commission_totals.recovered_cents + v.rc \
              FROM v WHERE commission_totals.distributor_id = v.d",
             tuples.join(", ")
         );
@@ -154,16 +160,26 @@ pub(super) async fn void_open(txn: &DatabaseTransaction, of: DistributorId) -> R
     Ok(())
 }
 
-/// A distributor's totals and sales (zero for someone who never joined).
+/// A distributor's standing: commission totals, sales, clawbacks still owed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Standing {
+    pub totals: CommissionTotals,
+    /// What the orders that pay this distributor commissions still have paid.
+    pub sales: Money,
+    /// Clawed back and not yet deducted from a payout.
+    pub clawback_outstanding: Money,
+}
+
+/// A distributor's standing (zero for someone who never joined).
 pub(super) async fn read(
     conn: &impl ConnectionTrait,
     of: DistributorId,
-) -> Result<(CommissionTotals, Money), StoreError> {
+) -> Result<Standing, StoreError> {
     let Some(row) = totals::Entity::find_by_id(of.as_uuid()).one(conn).await? else {
-        return Ok((CommissionTotals::default(), Money::ZERO));
+        return Ok(Standing::default());
     };
-    Ok((
-        CommissionTotals {
+    Ok(Standing {
+        totals: CommissionTotals {
             pending: money_of(row.pending_cents)?,
             settled: money_of(row.settled_cents)?,
             reversed: money_of(row.reversed_cents)?,
@@ -171,6 +187,7 @@ pub(super) async fn read(
             clawed_back: money_of(row.clawed_back_cents)?,
             voided: money_of(row.voided_cents)?,
         },
-        money_of(row.sales_cents)?,
-    ))
+        sales: money_of(row.sales_cents)?,
+        clawback_outstanding: money_of(row.clawed_back_cents - row.recovered_cents)?,
+    })
 }

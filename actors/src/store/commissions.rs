@@ -7,20 +7,20 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use medrt_domain::commission::{
-    CommissionRules, CommissionStatus, CommissionTotals, OrderCommission,
+    CommissionRules, CommissionStatus, CommissionTotals, OrderCommission, Payout,
 };
 use medrt_domain::event::Event;
-use medrt_domain::ids::{CommissionId, DistributorId, OrderNo, UserId};
+use medrt_domain::ids::{CommissionId, DistributorId, OrderNo, PayoutId, UserId};
 use medrt_domain::money::Money;
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, LockType};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
     QueryFilter, QueryOrder, QuerySelect, Statement,
 };
 
 use super::chunks::statement_chunks;
-use super::commission_totals::{self, Delta};
-use super::entities::{commissions, distributors};
+use super::commission_totals::{self, Delta, Standing};
+use super::entities::{commissions, distributors, payouts};
 use super::key_values;
 use super::outbox::Outbox;
 use super::page::{Page, PageRequest};
@@ -37,6 +37,14 @@ pub struct CommissionRecord {
     pub order_no: OrderNo,
     pub distributor: DistributorId,
     pub commission: OrderCommission,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug)]
+pub struct PayoutRecord {
+    pub id: PayoutId,
+    pub distributor: DistributorId,
+    pub payout: Payout,
     pub created_at: DateTime<Utc>,
 }
 
@@ -67,12 +75,79 @@ impl<'a> Commissions<'a> {
     }
 
     pub async fn totals(&self, of: DistributorId) -> Result<CommissionTotals, StoreError> {
-        Ok(commission_totals::read(&self.store.db, of).await?.0)
+        Ok(self.standing(of).await?.totals)
     }
 
-    /// What the orders that pay this distributor commissions still have paid.
-    pub async fn sales(&self, of: DistributorId) -> Result<Money, StoreError> {
-        Ok(commission_totals::read(&self.store.db, of).await?.1)
+    pub async fn standing(&self, of: DistributorId) -> Result<Standing, StoreError> {
+        commission_totals::read(&self.store.db, of).await
+    }
+
+    /// Pays out everything the distributor has settled, less the clawbacks they still
+    /// owe; `None` when nothing is settled. Rows are locked before the totals, in the
+    /// same order as settlement, so the two never deadlock.
+    pub async fn pay_out(
+        &self,
+        distributor: DistributorId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<PayoutRecord>, StoreError> {
+        let txn = self.store.begin_write().await?;
+        let mut query = commissions::Entity::find()
+            .select_only()
+            .columns([commissions::Column::Id, commissions::Column::SettledCents])
+            .filter(commissions::Column::DistributorId.eq(distributor.as_uuid()))
+            .filter(commissions::Column::SettledCents.gt(0));
+        if txn.get_database_backend() == DbBackend::Postgres {
+            query = query.lock(LockType::Update);
+        }
+        let settled: Vec<(uuid::Uuid, i64)> = query.into_tuple().all(&txn).await?;
+        let standing = commission_totals::read(&txn, distributor).await?;
+        let gross = money_of(settled.iter().map(|(_, c)| c).sum())?;
+        let Some(payout) = Payout::of(gross, standing.clawback_outstanding) else {
+            return Ok(None);
+        };
+        let ids: Vec<uuid::Uuid> = settled.iter().map(|(id, _)| *id).collect();
+        for chunk in ids.chunks(IN_LIST_MAX) {
+            commissions::Entity::update_many()
+                .col_expr(
+                    commissions::Column::PaidOutCents,
+                    Expr::col(commissions::Column::PaidOutCents)
+                        .add(Expr::col(commissions::Column::SettledCents)),
+                )
+                .col_expr(commissions::Column::SettledCents, Expr::value(0i64))
+                .col_expr(
+                    commissions::Column::Status,
+                    Expr::value(CommissionStatus::PaidOut.as_str()),
+                )
+                .filter(commissions::Column::Id.is_in(chunk.iter().copied()))
+                .exec(&txn)
+                .await?;
+        }
+        let cents = |m: Money| m.cents() as i64;
+        let delta = Delta {
+            settled: -cents(payout.gross),
+            paid_out: cents(payout.gross),
+            recovered: cents(payout.clawback),
+            ..Delta::default()
+        };
+        commission_totals::apply(&txn, &BTreeMap::from([(distributor, delta)])).await?;
+        let id = PayoutId::generate();
+        payouts::ActiveModel {
+            id: Set(id.as_uuid()),
+            distributor_id: Set(distributor.as_uuid()),
+            gross_cents: Set(cents(payout.gross)),
+            clawback_cents: Set(cents(payout.clawback)),
+            net_cents: Set(cents(payout.net)),
+            created_at: Set(now),
+        }
+        .insert(&txn)
+        .await?;
+        txn.commit().await?;
+        Ok(Some(PayoutRecord {
+            id,
+            distributor,
+            payout,
+            created_at: now,
+        }))
     }
 
     /// A distributor's commissions, newest first, optionally of one status.
@@ -326,7 +401,7 @@ pub(super) async fn commission_events(
             level: c.level as u32,
             amount: c.effective(),
             status: c.status(),
-            totals: commission_totals::read(txn, *distributor).await?.0,
+            totals: commission_totals::read(txn, *distributor).await?.totals,
         });
     }
     Ok(events)

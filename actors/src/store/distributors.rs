@@ -107,6 +107,12 @@ impl<'a> Distributors<'a> {
             .await?)
     }
 
+    pub async fn by_id(&self, id: DistributorId) -> Result<DistributorRecord, StoreError> {
+        find_by(&self.store.db, distributors::Column::Id.eq(id.as_uuid()))
+            .await?
+            .ok_or(StoreError::NotFound)
+    }
+
     pub async fn by_user(&self, user: UserId) -> Result<DistributorRecord, StoreError> {
         find_by(
             &self.store.db,

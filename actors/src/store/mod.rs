@@ -32,7 +32,8 @@ use sea_orm::{
 use tokio::sync::Notify;
 
 pub use announcements::{AnnouncementRecord, Announcements};
-pub use commissions::{CommissionRecord, Commissions, Settled};
+pub use commission_totals::Standing;
+pub use commissions::{CommissionRecord, Commissions, PayoutRecord, Settled};
 pub use coupons::Coupons;
 pub use distributors::{DistributorRecord, Distributors};
 pub use error::StoreError;

@@ -2,10 +2,11 @@
 //! is due now (the timer does it too) and marks fraud.
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use medrt_actors::store::CommissionRecord;
 use medrt_domain::commission::{CommissionRules, CommissionStatus};
-use medrt_domain::ids::{CommissionId, DistributorId, OrderNo};
+use medrt_domain::ids::{CommissionId, DistributorId, OrderNo, PayoutId};
 use medrt_domain::money::Money;
 use medrt_domain::rbac::Permission;
 use rust_decimal::Decimal;
@@ -204,4 +205,60 @@ pub async fn mark_fraud(
         .block(id, Utc::now())
         .await?;
     Ok(Json(FraudReport { voided }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PayoutView {
+    #[schema(value_type = String, format = Uuid)]
+    payout_id: PayoutId,
+    #[schema(value_type = String, format = Uuid)]
+    distributor_id: DistributorId,
+    /// Settled commissions paid out.
+    #[schema(value_type = String)]
+    gross: Money,
+    /// Outstanding clawbacks deducted.
+    #[schema(value_type = String)]
+    clawback: Money,
+    /// What the distributor receives.
+    #[schema(value_type = String)]
+    net: Money,
+    created_at: DateTime<Utc>,
+}
+
+/// Pays a distributor everything settled, less the clawbacks they still owe (409 when
+/// nothing is settled).
+#[utoipa::path(post, path = "/admin/distributors/{distributor_id}/payouts", tag = "distribution",
+    params(("distributor_id" = String, Path)),
+    responses((status = 201, body = PayoutView), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn pay_out(
+    State(state): State<AppState>,
+    AuthUser(me): AuthUser,
+    Path(raw): Path<String>,
+) -> Result<(StatusCode, Json<PayoutView>), ApiError> {
+    me.require(Permission::ManageMall)?;
+    let id: DistributorId = raw.parse().map_err(|_| ApiError::NotFound)?;
+    let store = state.platform.store();
+    // Someone who never joined is not there.
+    store.distributors().by_id(id).await?;
+    let record = store
+        .commissions()
+        .pay_out(id, Utc::now())
+        .await?
+        .ok_or_else(|| ApiError::Conflict {
+            code: "NOTHING_TO_PAY_OUT",
+            message: "this distributor has no settled commissions".into(),
+        })?;
+    Ok((
+        StatusCode::CREATED,
+        Json(PayoutView {
+            payout_id: record.id,
+            distributor_id: record.distributor,
+            gross: record.payout.gross,
+            clawback: record.payout.clawback,
+            net: record.payout.net,
+            created_at: record.created_at,
+        }),
+    ))
 }

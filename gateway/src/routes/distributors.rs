@@ -52,6 +52,9 @@ pub struct DistributorView {
     downline_sales: Money,
     #[schema(value_type = Object)]
     totals: CommissionTotals,
+    /// Clawed back after settlement and not yet deducted from a payout.
+    #[schema(value_type = String)]
+    clawback_outstanding: Money,
     /// Marked as fraud: earns no commissions.
     blocked: bool,
 }
@@ -148,9 +151,12 @@ pub async fn me(
     let distributors = state.platform.store().distributors();
     let downline_size = distributors.downline_size(&record).await?;
     let referred_users = distributors.referred_users(&record).await?;
-    let commissions = state.platform.store().commissions();
-    let totals = commissions.totals(record.id).await?;
-    let downline_sales = commissions.sales(record.id).await?;
+    let standing = state
+        .platform
+        .store()
+        .commissions()
+        .standing(record.id)
+        .await?;
     Ok(Json(DistributorView {
         distributor_id: record.id,
         referral_link: link(&state, &record.referral_code),
@@ -159,8 +165,9 @@ pub async fn me(
         depth: record.lineage.depth(),
         downline_size,
         referred_users,
-        downline_sales,
-        totals,
+        downline_sales: standing.sales,
+        totals: standing.totals,
+        clawback_outstanding: standing.clawback_outstanding,
         blocked: record.blocked,
     }))
 }

@@ -55,4 +55,5 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(commissions::get_rules, commissions::put_rules))
         .routes(routes!(commissions::settle))
         .routes(routes!(commissions::mark_fraud))
+        .routes(routes!(commissions::pay_out))
 }

@@ -1,5 +1,5 @@
 //! The independent check: 10,000 random orders (random hierarchy, buyers, coupons,
-//! referral codes, refunds, settlements, a rule change and a fraud mark) go through the
+//! referral codes, refunds, settlements, payouts, a rule change and a fraud mark) go through the
 //! store, then every order's commissions are recomputed from scratch, with integer
 //! arithmetic and this test's own model of the hierarchy, and compared to the cent.
 
@@ -146,6 +146,7 @@ async fn ten_thousand_random_orders_recomputed_from_scratch_match_the_stored_com
     store.commissions().set_rules(&set(&rules, 0)).await.unwrap();
 
     let mut blocked: Vec<usize> = Vec::new();
+    let mut paid_out: std::collections::HashMap<usize, u64> = std::collections::HashMap::new();
     let mut expected: Vec<Expected> = Vec::with_capacity(ORDERS);
     for n in 0..ORDERS {
         if n == ORDERS / 2 {
@@ -160,6 +161,13 @@ async fn ten_thousand_random_orders_recomputed_from_scratch_match_the_stored_com
         }
         if n % 1_000 == 999 {
             store.commissions().settle_due(Utc::now(), 5_000).await.unwrap();
+        }
+        if n % 250 == 249 {
+            let who = rng.random_range(0..members.len());
+            if let Some(p) = store.commissions().pay_out(members[who].id, Utc::now()).await.unwrap() {
+                *paid_out.entry(who).or_default() += p.payout.gross.cents();
+                assert_eq!(p.payout.net.cents() + p.payout.clawback.cents(), p.payout.gross.cents());
+            }
         }
         let buyer = &buyers[rng.random_range(0..buyers.len())];
         let items: Vec<(ProductId, u32)> = (0..rng.random_range(1..4))
@@ -267,7 +275,7 @@ async fn ten_thousand_random_orders_recomputed_from_scratch_match_the_stored_com
         }
     }
     // Each distributor's running totals equal the sum of their commissions.
-    for member in &members {
+    for (i, member) in members.iter().enumerate() {
         let mut sum = CommissionTotals::default();
         let mut page = PageRequest::new(Some(PageRequest::LIMIT_MAX), None);
         loop {
@@ -280,7 +288,10 @@ async fn ten_thousand_random_orders_recomputed_from_scratch_match_the_stored_com
                 None => break,
             }
         }
-        assert_eq!(store.commissions().totals(member.id).await.unwrap(), sum, "{}", member.id);
+        let standing = store.commissions().standing(member.id).await.unwrap();
+        assert_eq!(standing.totals, sum, "{}", member.id);
+        assert_eq!(sum.paid_out.cents(), paid_out.get(&i).copied().unwrap_or(0), "{}", member.id);
+        assert!(standing.clawback_outstanding <= sum.clawed_back);
     }
     println!("{} paid orders, {checked} commissions checked", expected.len());
     assert!(checked > 5_000, "the random orders should earn thousands of commissions");

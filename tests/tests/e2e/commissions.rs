@@ -166,6 +166,53 @@ async fn settlement_moves_due_commissions_once_and_a_later_refund_claws_back() {
     );
     let me = app.api.get("/distributors/me", &direct.token).await;
     assert_eq!(me.body["totals"]["clawed_back"], "10.00");
+    assert_eq!(me.body["clawback_outstanding"], "10.00");
+
+    // The payout deducts the clawback; paying out again finds nothing settled.
+    let id = chain.members[2].1["distributor_id"].as_str().unwrap().to_owned();
+    let payout = |api: &ApiClient| {
+        let path = format!("/admin/distributors/{id}/payouts");
+        let token = root.token.clone();
+        let api = api.clone();
+        async move { api.post(&path, Some(&token), json!({})).await }
+    };
+    let paid = payout(&app.api).await;
+    assert_eq!(paid.status, 201, "{:?}", paid.body);
+    assert_eq!(
+        (&paid.body["gross"], &paid.body["clawback"], &paid.body["net"]),
+        (&json!("20.00"), &json!("10.00"), &json!("10.00"))
+    );
+    let nothing = payout(&app.api).await;
+    assert_eq!((nothing.status.as_u16(), nothing.error_code()), (409, Some("NOTHING_TO_PAY_OUT")));
+    assert_eq!(my_commissions(&app.api, direct, "?status=paid_out").await.len(), 1);
+
+    // Refunded in full after the payout: the rest is owed and comes off the next one.
+    refund(&app.api, &root, &no, "100").await;
+    let next = order(&app.api, buyer, json!({"items": [{"product_id": meter, "qty": 1}]})).await;
+    pay(&app.api, buyer, next["order_no"].as_str().unwrap(), "pay-settle-2").await;
+    app.api.post("/admin/commissions/settle", Some(&root.token), json!({})).await;
+    let paid = payout(&app.api).await;
+    assert_eq!(
+        (&paid.body["gross"], &paid.body["clawback"], &paid.body["net"]),
+        (&json!("20.00"), &json!("10.00"), &json!("10.00")),
+        "{:?}",
+        paid.body
+    );
+    let me = app.api.get("/distributors/me", &direct.token).await;
+    assert_eq!(
+        (&me.body["totals"]["paid_out"], &me.body["clawback_outstanding"]),
+        (&json!("40.00"), &json!("0.00"))
+    );
+    let stranger = app
+        .api
+        .post(&format!("/admin/distributors/{}/payouts", uuid::Uuid::now_v7()), Some(&root.token), json!({}))
+        .await;
+    assert_eq!(stranger.status, 404);
+    let not_admin = app
+        .api
+        .post(&format!("/admin/distributors/{id}/payouts"), Some(&direct.token), json!({}))
+        .await;
+    assert_eq!(not_admin.status, 403);
 }
 
 #[tokio::test]

@@ -92,6 +92,7 @@ async fn openapi_describes_every_route() {
         "/api/v1/admin/commission-rules",
         "/api/v1/admin/commissions/settle",
         "/api/v1/admin/distributors/{distributor_id}/fraud",
+        "/api/v1/admin/distributors/{distributor_id}/payouts",
         "/healthz",
         "/readyz",
         "/metrics",

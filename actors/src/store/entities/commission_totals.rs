@@ -12,6 +12,7 @@ pub struct Model {
     pub clawed_back_cents: i64,
     pub voided_cents: i64,
     pub sales_cents: i64,
+    pub recovered_cents: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

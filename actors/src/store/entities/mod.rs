@@ -14,6 +14,7 @@ pub mod order_refunds;
 pub mod orders;
 pub mod outbox;
 pub mod outbox_meta;
+pub mod payouts;
 pub mod products;
 pub mod referral_bindings;
 pub mod users;
