@@ -81,7 +81,10 @@ impl CommissionRules {
 
     /// The rate of `level` (1 is the nearest upline), if the rules go that deep.
     pub fn rate(&self, level: usize) -> Option<Decimal> {
-        level.checked_sub(1).and_then(|i| self.levels.get(i)).copied()
+        level
+            .checked_sub(1)
+            .and_then(|i| self.levels.get(i))
+            .copied()
     }
 }
 
@@ -412,7 +415,10 @@ mod tests {
     fn a_payout_recovers_clawbacks_first_and_carries_the_rest_over() {
         assert_eq!(Payout::of(Money::ZERO, m("5")), None);
         let p = Payout::of(m("15"), m("20")).unwrap();
-        assert_eq!((p.gross, p.clawback, p.net), (m("15"), m("15"), Money::ZERO));
+        assert_eq!(
+            (p.gross, p.clawback, p.net),
+            (m("15"), m("15"), Money::ZERO)
+        );
         let p = Payout::of(m("30"), m("5")).unwrap();
         assert_eq!((p.gross, p.clawback, p.net), (m("30"), m("5"), m("25")));
     }

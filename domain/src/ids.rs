@@ -161,7 +161,14 @@ mod tests {
         let text = no.to_string();
         assert!(text.starts_with("MO") && text.len() == 34);
         assert_eq!(text.parse::<OrderNo>(), Ok(no));
-        for bad in ["", "MO", "mo0123", &text[2..], &format!("{text}0"), &text.replace('M', "X")] {
+        for bad in [
+            "",
+            "MO",
+            "mo0123",
+            &text[2..],
+            &format!("{text}0"),
+            &text.replace('M', "X"),
+        ] {
             assert_eq!(bad.parse::<OrderNo>(), Err(BadOrderNo), "{bad}");
         }
     }

@@ -126,8 +126,16 @@ mod tests {
 
     #[test]
     fn amounts_always_show_two_places() {
-        for (text, shown) in [("30", "30.00"), ("0", "0.00"), ("1.5", "1.50"), ("2.25", "2.25")] {
-            assert_eq!(serde_json::to_value(Money::parse(text).unwrap()).unwrap(), shown);
+        for (text, shown) in [
+            ("30", "30.00"),
+            ("0", "0.00"),
+            ("1.5", "1.50"),
+            ("2.25", "2.25"),
+        ] {
+            assert_eq!(
+                serde_json::to_value(Money::parse(text).unwrap()).unwrap(),
+                shown
+            );
         }
         assert_eq!(serde_json::to_value(Money::ZERO).unwrap(), "0.00");
     }

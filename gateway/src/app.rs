@@ -6,10 +6,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Request, StatusCode};
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use axum::{Extension, Router};
 use medrt_actors::platform::{Platform, PlatformError};
 use medrt_actors::root::RootArgs;

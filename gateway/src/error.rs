@@ -10,8 +10,8 @@ use medrt_actors::ledger::LedgerFailure;
 use medrt_actors::store::{OrderRejected, StoreError};
 use medrt_domain::account::AccountInputError;
 use medrt_domain::announcement::AnnouncementError;
-use medrt_domain::ledger::LedgerError;
 use medrt_domain::distribution::HierarchyError;
+use medrt_domain::ledger::LedgerError;
 use medrt_domain::mall::{OrderError, PricingError, ProductError};
 use medrt_domain::money::MoneyError;
 use medrt_domain::rbac::Denied;
@@ -150,7 +150,9 @@ impl From<OrderRejected> for ApiError {
         match &e {
             OrderRejected::Pricing(p) => match p {
                 PricingError::Inactive(_) => ApiError::bad_request("PRODUCT_UNAVAILABLE", message),
-                PricingError::NotYetValid(_) => ApiError::bad_request("COUPON_NOT_YET_VALID", message),
+                PricingError::NotYetValid(_) => {
+                    ApiError::bad_request("COUPON_NOT_YET_VALID", message)
+                }
                 PricingError::Expired(_) => ApiError::bad_request("COUPON_EXPIRED", message),
                 PricingError::Exhausted(_) => conflict("COUPON_EXHAUSTED"),
                 PricingError::BelowThreshold { .. } => {
@@ -176,7 +178,9 @@ impl From<OrderRejected> for ApiError {
             OrderRejected::Referral(HierarchyError::Cycle) => conflict("REFERRAL_CYCLE"),
             OrderRejected::UnknownProduct(_) => ApiError::bad_request("UNKNOWN_PRODUCT", message),
             OrderRejected::UnknownCoupon(_) => ApiError::bad_request("UNKNOWN_COUPON", message),
-            OrderRejected::UnknownReferral => ApiError::bad_request("UNKNOWN_REFERRAL_CODE", message),
+            OrderRejected::UnknownReferral => {
+                ApiError::bad_request("UNKNOWN_REFERRAL_CODE", message)
+            }
             OrderRejected::PaidWithAnotherRef => conflict("ORDER_ALREADY_PAID"),
             OrderRejected::RefundRefReused(_) => conflict("IDEMPOTENCY_KEY_REUSED"),
         }

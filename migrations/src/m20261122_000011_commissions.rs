@@ -109,9 +109,21 @@ impl MigrationTrait for Migration {
             )
             .await?;
         let indexes = [
-            ("uq_commissions_order_level", vec![Commissions::OrderNo, Commissions::Level], true),
-            ("idx_commissions_distributor", vec![Commissions::DistributorId, Commissions::Id], false),
-            ("idx_commissions_due", vec![Commissions::Status, Commissions::DueAt], false),
+            (
+                "uq_commissions_order_level",
+                vec![Commissions::OrderNo, Commissions::Level],
+                true,
+            ),
+            (
+                "idx_commissions_distributor",
+                vec![Commissions::DistributorId, Commissions::Id],
+                false,
+            ),
+            (
+                "idx_commissions_due",
+                vec![Commissions::Status, Commissions::DueAt],
+                false,
+            ),
         ];
         for (name, columns, unique) in indexes {
             let mut index = Index::create();

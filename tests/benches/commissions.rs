@@ -91,7 +91,12 @@ async fn latency(backend: TestBackend, label: &'static str, args: &Args) -> Late
     let rules = json!({"levels": ["0.10", "0.05", "0.02"], "settlement_days": 7});
     let set = app
         .api
-        .request(Method::PUT, "/admin/commission-rules", Some(&root.token), Some(rules))
+        .request(
+            Method::PUT,
+            "/admin/commission-rules",
+            Some(&root.token),
+            Some(rules),
+        )
         .await;
     assert_eq!(set.status, 200);
     let members = chain(&app.api).await;
@@ -109,7 +114,11 @@ async fn latency(backend: TestBackend, label: &'static str, args: &Args) -> Late
     for _ in 0..args.orders {
         let o = app
             .api
-            .post("/orders", Some(&buyer.token), json!({"items": [{"product_id": product_id, "qty": 1}]}))
+            .post(
+                "/orders",
+                Some(&buyer.token),
+                json!({"items": [{"product_id": product_id, "qty": 1}]}),
+            )
             .await;
         orders.push(o.body["order_no"].as_str().unwrap().to_owned());
     }
@@ -142,7 +151,11 @@ async fn latency(backend: TestBackend, label: &'static str, args: &Args) -> Late
         sent.insert(no.clone(), Instant::now());
         let paid = app
             .api
-            .post(&format!("/orders/{no}/pay"), Some(&buyer.token), json!({"payment_ref": format!("bench-{i}")}))
+            .post(
+                &format!("/orders/{no}/pay"),
+                Some(&buyer.token),
+                json!({"payment_ref": format!("bench-{i}")}),
+            )
             .await;
         assert_eq!(paid.status, 200, "{:?}", paid.body);
     }
@@ -243,14 +256,18 @@ async fn settlement(url: &str, label: &'static str, args: &Args) -> SettleRow {
     let orders = args.commissions.div_ceil(LEVELS);
     let mut pending_per: HashMap<DistributorId, i64> = HashMap::new();
     let mut made = 0usize;
-    eprintln!("  {label}: seeding {} pending commissions on {orders} orders", args.commissions);
+    eprintln!(
+        "  {label}: seeding {} pending commissions on {orders} orders",
+        args.commissions
+    );
     const ORDER_COLUMNS: usize = 12;
     const COMMISSION_COLUMNS: usize = 15;
     let chunk_orders = 2_000 / LEVELS;
     for first in (0..orders).step_by(chunk_orders) {
         let count = chunk_orders.min(orders - first);
         let mut order_values: Vec<Value> = Vec::with_capacity(count * ORDER_COLUMNS);
-        let mut commission_values: Vec<Value> = Vec::with_capacity(count * LEVELS * COMMISSION_COLUMNS);
+        let mut commission_values: Vec<Value> =
+            Vec::with_capacity(count * LEVELS * COMMISSION_COLUMNS);
         let mut commission_rows = 0;
         for n in first..first + count {
             let no = OrderNo::generate().to_string();
@@ -310,9 +327,13 @@ async fn settlement(url: &str, label: &'static str, args: &Args) -> SettleRow {
              created_at) VALUES {}",
             placeholders(backend, commission_rows, COMMISSION_COLUMNS)
         );
-        db.execute_raw(Statement::from_sql_and_values(backend, sql, commission_values))
-            .await
-            .expect("seed commissions");
+        db.execute_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            commission_values,
+        ))
+        .await
+        .expect("seed commissions");
     }
     for (distributor, cents) in &pending_per {
         let p = |i: usize| match backend {
@@ -341,12 +362,22 @@ async fn settlement(url: &str, label: &'static str, args: &Args) -> SettleRow {
         workers: args.workers,
     };
     let started = Instant::now();
-    let settled = settle_all(&store, &settings).await.expect("settle").commissions;
+    let settled = settle_all(&store, &settings)
+        .await
+        .expect("settle")
+        .commissions;
     let seconds = started.elapsed().as_secs_f64();
-    assert_eq!(settled as usize, args.commissions, "every seeded commission settles");
+    assert_eq!(
+        settled as usize, args.commissions,
+        "every seeded commission settles"
+    );
     // The totals moved with the rows, cent for cent.
     for (distributor, cents) in &pending_per {
-        let totals = store.commissions().totals(*distributor).await.expect("totals");
+        let totals = store
+            .commissions()
+            .totals(*distributor)
+            .await
+            .expect("totals");
         assert_eq!(
             (totals.pending.cents(), totals.settled.cents() as i64),
             (0, *cents),
@@ -375,14 +406,26 @@ async fn main() {
     let args = parse_args();
     let services = Services::from_env();
     if services.is_none() {
-        eprintln!("PostgreSQL + NATS + Redis skipped: set MEDRT_TEST_DATABASE_URL, MEDRT_TEST_NATS_URL, MEDRT_TEST_REDIS_URL");
+        eprintln!(
+            "PostgreSQL + NATS + Redis skipped: set MEDRT_TEST_DATABASE_URL, MEDRT_TEST_NATS_URL, MEDRT_TEST_REDIS_URL"
+        );
     }
 
     let mut latencies = Vec::new();
-    eprintln!("pay → commission.update, {} orders at {}/s", args.orders, args.rate);
+    eprintln!(
+        "pay → commission.update, {} orders at {}/s",
+        args.orders, args.rate
+    );
     latencies.push(latency(TestBackend::embedded(), "SQLite + in-process bus", &args).await);
     if let Some(s) = &services {
-        latencies.push(latency(TestBackend::on_services(s).await, "PostgreSQL + NATS + Redis", &args).await);
+        latencies.push(
+            latency(
+                TestBackend::on_services(s).await,
+                "PostgreSQL + NATS + Redis",
+                &args,
+            )
+            .await,
+        );
     }
     println!("\n(a) pay → commission.update at 3 upline sessions");
     println!("| backend | orders | paid/s | updates received | p50 ms | p99 ms | max ms |");

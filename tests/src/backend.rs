@@ -31,7 +31,9 @@ impl Services {
     /// `MEDRT_TEST_DATABASE_URL`, `MEDRT_TEST_NATS_URL` and `MEDRT_TEST_REDIS_URL`, when
     /// the first is set (the others must be too).
     pub fn from_env() -> Option<Self> {
-        let admin = std::env::var("MEDRT_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())?;
+        let admin = std::env::var("MEDRT_TEST_DATABASE_URL")
+            .ok()
+            .filter(|u| !u.is_empty())?;
         Some(Self {
             database_admin_url: admin,
             nats_url: std::env::var("MEDRT_TEST_NATS_URL")

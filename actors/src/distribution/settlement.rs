@@ -45,9 +45,10 @@ impl Actor for SettlementActor {
     ) -> Result<SettlementArgs, ActorProcessingErr> {
         // Whatever fell due while no node was running is settled at once.
         myself.cast(SettlementMsg::Tick)?;
-        myself.send_interval(Duration::from_secs(args.settings.interval_secs.max(1)), || {
-            SettlementMsg::Tick
-        });
+        myself.send_interval(
+            Duration::from_secs(args.settings.interval_secs.max(1)),
+            || SettlementMsg::Tick,
+        );
         Ok(args)
     }
 
@@ -79,7 +80,10 @@ impl Actor for SettlementActor {
 
 /// Settles batch after batch, on `workers` transactions at once, until nothing due is
 /// left.
-pub async fn settle_all(store: &Store, settings: &SettlementSettings) -> Result<Settled, StoreError> {
+pub async fn settle_all(
+    store: &Store,
+    settings: &SettlementSettings,
+) -> Result<Settled, StoreError> {
     let worker = || async {
         let mut done = Settled::default();
         loop {

@@ -98,7 +98,10 @@ pub(super) async fn apply(
     deltas: &BTreeMap<DistributorId, Delta>,
 ) -> Result<(), StoreError> {
     let backend = txn.get_database_backend();
-    let rows: Vec<_> = deltas.iter().filter(|(_, d)| **d != Delta::default()).collect();
+    let rows: Vec<_> = deltas
+        .iter()
+        .filter(|(_, d)| **d != Delta::default())
+        .collect();
     for chunk in statement_chunks(backend, &rows) {
         let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 9);
         let mut tuples = Vec::with_capacity(chunk.len());
@@ -144,7 +147,10 @@ pub(super) async fn apply(
 }
 
 /// Fraud: whatever is open in the totals moves to voided, as the commissions did.
-pub(super) async fn void_open(txn: &DatabaseTransaction, of: DistributorId) -> Result<(), StoreError> {
+pub(super) async fn void_open(
+    txn: &DatabaseTransaction,
+    of: DistributorId,
+) -> Result<(), StoreError> {
     totals::Entity::update_many()
         .col_expr(
             totals::Column::VoidedCents,

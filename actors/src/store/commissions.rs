@@ -14,8 +14,8 @@ use medrt_domain::ids::{CommissionId, DistributorId, OrderNo, PayoutId, UserId};
 use medrt_domain::money::Money;
 use sea_orm::sea_query::{Expr, ExprTrait, LockType};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, Statement,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
+    DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
 };
 
 use super::chunks::statement_chunks;
@@ -172,7 +172,9 @@ impl<'a> Commissions<'a> {
             .into_iter()
             .map(to_record)
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Page::from_overfetch(records, page.limit, |r| r.id.as_uuid()))
+        Ok(Page::from_overfetch(records, page.limit, |r| {
+            r.id.as_uuid()
+        }))
     }
 
     /// Every commission of one order, level 1 first.
@@ -204,7 +206,10 @@ impl<'a> Commissions<'a> {
                 "id = ANY(ARRAY({} FOR UPDATE SKIP LOCKED))",
                 due.replace("{now}", "$1").replace("{limit}", "$2")
             ),
-            _ => format!("id IN ({})", due.replace("{now}", "?").replace("{limit}", "?")),
+            _ => format!(
+                "id IN ({})",
+                due.replace("{now}", "?").replace("{limit}", "?")
+            ),
         };
         let sql = format!(
             "UPDATE commissions SET settled_cents = settled_cents + pending_cents, \
@@ -271,7 +276,11 @@ impl<'a> Commissions<'a> {
     /// Marks a distributor as fraud: they earn nothing from now on and whatever they
     /// had open (pending or settled) is voided. Returns how many commissions were voided;
     /// marking twice changes nothing more.
-    pub async fn block(&self, distributor: DistributorId, now: DateTime<Utc>) -> Result<u64, StoreError> {
+    pub async fn block(
+        &self,
+        distributor: DistributorId,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
         let txn = self.store.begin_write().await?;
         let found = distributors::Entity::update_many()
             .col_expr(distributors::Column::BlockedAt, Expr::value(now))
@@ -350,7 +359,10 @@ pub(super) async fn insert(
     }
     let mut deltas: BTreeMap<DistributorId, Delta> = BTreeMap::new();
     for (distributor, c) in earned {
-        deltas.entry(*distributor).or_default().add(Delta::between(None, c));
+        deltas
+            .entry(*distributor)
+            .or_default()
+            .add(Delta::between(None, c));
     }
     commission_totals::apply(txn, &deltas).await
 }
@@ -438,11 +450,16 @@ async fn users_of(
     Ok(users)
 }
 
-fn user_of(users: &HashMap<uuid::Uuid, uuid::Uuid>, distributor: uuid::Uuid) -> Result<UserId, StoreError> {
+fn user_of(
+    users: &HashMap<uuid::Uuid, uuid::Uuid>,
+    distributor: uuid::Uuid,
+) -> Result<UserId, StoreError> {
     users
         .get(&distributor)
         .map(|u| UserId::from_uuid(*u))
-        .ok_or_else(|| StoreError::corrupt(format!("commission of unknown distributor {distributor}")))
+        .ok_or_else(|| {
+            StoreError::corrupt(format!("commission of unknown distributor {distributor}"))
+        })
 }
 
 /// The amounts (and status) of `c` as a row update.
@@ -472,12 +489,18 @@ fn to_record(m: commissions::Model) -> Result<CommissionRecord, StoreError> {
     let corrupt = |e: String| StoreError::Corrupt(format!("commission {}: {e}", m.id));
     Ok(CommissionRecord {
         id: CommissionId::from_uuid(m.id),
-        order_no: m.order_no.parse().map_err(|_| corrupt("order number".into()))?,
+        order_no: m
+            .order_no
+            .parse()
+            .map_err(|_| corrupt("order number".into()))?,
         distributor: DistributorId::from_uuid(m.distributor_id),
         created_at: m.created_at,
         commission: OrderCommission {
             level: usize::try_from(m.level).map_err(|e| corrupt(e.to_string()))?,
-            rate: m.rate.parse().map_err(|_| corrupt(format!("rate {}", m.rate)))?,
+            rate: m
+                .rate
+                .parse()
+                .map_err(|_| corrupt(format!("rate {}", m.rate)))?,
             base: money_of(m.base_cents)?,
             due_at: m.due_at,
             pending: money_of(m.pending_cents)?,

@@ -65,7 +65,12 @@ pub(super) fn to_coupon(m: coupons::Model) -> Result<Coupon, StoreError> {
             threshold: money_of(m.threshold_cents)?,
             value: money_of(m.value_cents)?,
         },
-        other => return Err(StoreError::corrupt(format!("coupon {}: kind {other}", m.code))),
+        other => {
+            return Err(StoreError::corrupt(format!(
+                "coupon {}: kind {other}",
+                m.code
+            )));
+        }
     };
     let limit = |l: Option<i32>| l.map(|l| l.max(0) as u32);
     Ok(Coupon {

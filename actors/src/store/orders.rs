@@ -14,8 +14,8 @@ use medrt_domain::mall::{
 use medrt_domain::money::Money;
 use sea_orm::sea_query::LockType;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction,
-    EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait,
+    PaginatorTrait, QueryFilter, QuerySelect,
 };
 
 use super::commissions::{self, commission_events, money_of};
@@ -81,7 +81,11 @@ impl<'a> Orders<'a> {
 
     /// Prices the order and fixes who earns on it: the order's referral code, else the
     /// buyer's registration binding, else (for a distributor) their own upline.
-    pub async fn create(&self, new: NewOrder, now: DateTime<Utc>) -> Result<OrderRecord, StoreError> {
+    pub async fn create(
+        &self,
+        new: NewOrder,
+        now: DateTime<Utc>,
+    ) -> Result<OrderRecord, StoreError> {
         let now = stored_time(now);
         let txn = self.store.begin_write().await?;
         let ids: Vec<_> = new.items.iter().map(|(id, _)| id.as_uuid()).collect();
@@ -106,7 +110,9 @@ impl<'a> Orders<'a> {
         let priced: Vec<(&Product, u32)> = lines.iter().map(|(p, q)| (p, *q)).collect();
         let price = quote(&priced, coupon.as_ref().map(|(c, u)| (c, *u)), now)
             .map_err(OrderRejected::from)?;
-        let chain = self.chain(&txn, new.buyer, new.referral_code.as_ref()).await?;
+        let chain = self
+            .chain(&txn, new.buyer, new.referral_code.as_ref())
+            .await?;
         let order_no = OrderNo::generate();
         let row = orders::ActiveModel {
             order_no: Set(order_no.to_string()),
@@ -124,15 +130,18 @@ impl<'a> Orders<'a> {
         }
         .insert(&txn)
         .await?;
-        let items = new.items.iter().zip(&lines).enumerate().map(|(line, ((id, qty), (p, _)))| {
-            order_items::ActiveModel {
+        let items = new
+            .items
+            .iter()
+            .zip(&lines)
+            .enumerate()
+            .map(|(line, ((id, qty), (p, _)))| order_items::ActiveModel {
                 order_no: Set(order_no.to_string()),
                 line: Set(line as i32),
                 product_id: Set(id.as_uuid()),
                 qty: Set(*qty as i32),
                 unit_price_cents: Set(cents(p.price)),
-            }
-        });
+            });
         order_items::Entity::insert_many(items).exec(&txn).await?;
         txn.commit().await?;
         to_record(row)
@@ -159,15 +168,19 @@ impl<'a> Orders<'a> {
                     find_by(txn, distributors::Column::Id.eq(binding.distributor_id)).await?
                 }
                 None => match own.as_ref().and_then(|d| d.upline_id) {
-                    Some(upline) => find_by(txn, distributors::Column::Id.eq(upline.as_uuid())).await?,
+                    Some(upline) => {
+                        find_by(txn, distributors::Column::Id.eq(upline.as_uuid())).await?
+                    }
                     None => None,
                 },
             },
         };
         match referrer {
             None => Ok(Vec::new()),
-            Some(r) => Ok(beneficiaries(r.id, &r.lineage, own.map(|d| d.id))
-                .map_err(OrderRejected::from)?),
+            Some(r) => {
+                Ok(beneficiaries(r.id, &r.lineage, own.map(|d| d.id))
+                    .map_err(OrderRejected::from)?)
+            }
         }
     }
 
@@ -235,17 +248,16 @@ impl<'a> Orders<'a> {
         let now = stored_time(now);
         let txn = self.store.begin_write().await?;
         let row = locked(&txn, order_no, None).await?;
-        if let Some(reference) = refund_ref {
-            if let Some(done) = order_refunds::Entity::find_by_id(reference.to_owned())
+        if let Some(reference) = refund_ref
+            && let Some(done) = order_refunds::Entity::find_by_id(reference.to_owned())
                 .one(&txn)
                 .await?
-            {
-                return if done.order_no == row.order_no {
-                    to_record(row)
-                } else {
-                    Err(OrderRejected::RefundRefReused(reference.to_owned()).into())
-                };
-            }
+        {
+            return if done.order_no == row.order_no {
+                to_record(row)
+            } else {
+                Err(OrderRejected::RefundRefReused(reference.to_owned()).into())
+            };
         }
         let mut order = to_record(row.clone())?;
         let amount = amount.unwrap_or_else(|| order.money.net());
@@ -255,7 +267,9 @@ impl<'a> Orders<'a> {
         active.refunded_cents = Set(cents(order.money.refunded));
         active.update(&txn).await?;
         order_refunds::ActiveModel {
-            refund_ref: Set(refund_ref.map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned)),
+            refund_ref: Set(
+                refund_ref.map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned)
+            ),
             order_no: Set(order_no.to_string()),
             amount_cents: Set(cents(amount)),
             created_at: Set(now),
@@ -281,7 +295,12 @@ async fn earn(
     rules: &CommissionRules,
     now: DateTime<Utc>,
 ) -> Result<Vec<(DistributorId, OrderCommission)>, StoreError> {
-    let chain: Vec<_> = order.beneficiaries.iter().take(rules.levels().len()).copied().collect();
+    let chain: Vec<_> = order
+        .beneficiaries
+        .iter()
+        .take(rules.levels().len())
+        .copied()
+        .collect();
     let blocked: Vec<_> = distributors::Entity::find()
         .filter(distributors::Column::Id.is_in(chain.iter().map(DistributorId::as_uuid)))
         .filter(distributors::Column::BlockedAt.is_not_null())
@@ -294,7 +313,12 @@ async fn earn(
         .into_iter()
         .enumerate()
         .filter(|(_, d)| !blocked.contains(d))
-        .filter_map(|(i, d)| Some((d, OrderCommission::earn(rules, i + 1, order.money.total, now)?)))
+        .filter_map(|(i, d)| {
+            Some((
+                d,
+                OrderCommission::earn(rules, i + 1, order.money.total, now)?,
+            ))
+        })
         .filter(|(_, c)| !c.pending.is_zero())
         .collect())
 }
@@ -348,9 +372,15 @@ fn cents(m: Money) -> i64 {
 
 fn to_record(m: orders::Model) -> Result<OrderRecord, StoreError> {
     let corrupt = |e: String| StoreError::Corrupt(format!("order {}: {e}", m.order_no));
-    let status: OrderStatus = m.status.parse().map_err(|e: medrt_domain::mall::UnknownOrderStatus| corrupt(e.to_string()))?;
+    let status: OrderStatus = m
+        .status
+        .parse()
+        .map_err(|e: medrt_domain::mall::UnknownOrderStatus| corrupt(e.to_string()))?;
     Ok(OrderRecord {
-        order_no: m.order_no.parse().map_err(|e: medrt_domain::ids::BadOrderNo| corrupt(e.to_string()))?,
+        order_no: m
+            .order_no
+            .parse()
+            .map_err(|e: medrt_domain::ids::BadOrderNo| corrupt(e.to_string()))?,
         buyer: UserId::from_uuid(m.user_id),
         subtotal: money_of(m.subtotal_cents)?,
         discount: money_of(m.discount_cents)?,
@@ -360,7 +390,8 @@ fn to_record(m: orders::Model) -> Result<OrderRecord, StoreError> {
             refunded: money_of(m.refunded_cents)?,
         },
         coupon_code: m.coupon_code.clone(),
-        beneficiaries: serde_json::from_str(&m.beneficiaries).map_err(|e| corrupt(e.to_string()))?,
+        beneficiaries: serde_json::from_str(&m.beneficiaries)
+            .map_err(|e| corrupt(e.to_string()))?,
         payment_ref: m.payment_ref.clone(),
         created_at: m.created_at,
         paid_at: m.paid_at,

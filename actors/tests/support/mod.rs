@@ -4,9 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use medrt_actors::distribution::SettlementSettings;
 use medrt_actors::bus::MemoryBus;
 use medrt_actors::cache::MemoryCache;
+use medrt_actors::distribution::SettlementSettings;
 use medrt_actors::platform::Platform;
 use medrt_actors::relay::RelaySettings;
 use medrt_actors::root::RootArgs;

@@ -157,7 +157,12 @@ pub async fn put_rules(
     me.require(Permission::ManageMall)?;
     let rules = CommissionRules::new(body.levels, body.settlement_days)
         .map_err(|e| ApiError::bad_request("VALIDATION_FAILED", e.to_string()))?;
-    state.platform.store().commissions().set_rules(&rules).await?;
+    state
+        .platform
+        .store()
+        .commissions()
+        .set_rules(&rules)
+        .await?;
     Ok(Json(RulesBody {
         levels: rules.levels().to_vec(),
         settlement_days: rules.settlement_days(),

@@ -143,7 +143,12 @@ pub async fn create(
         coupon_code,
         referral_code: referral_code(req.referral_code.as_deref())?,
     };
-    let order = state.platform.store().orders().create(new, Utc::now()).await?;
+    let order = state
+        .platform
+        .store()
+        .orders()
+        .create(new, Utc::now())
+        .await?;
     Ok((StatusCode::CREATED, Json(order.into())))
 }
 

@@ -102,12 +102,22 @@ async fn ten_thousand_random_orders_recomputed_from_scratch_match_the_stored_com
     }
     let mut buyers: Vec<Buyer> = Vec::new();
     for n in 0..40 {
-        let bound = rng.random_bool(0.6).then(|| rng.random_range(0..members.len()));
+        let bound = rng
+            .random_bool(0.6)
+            .then(|| rng.random_range(0..members.len()));
         let user = user(&store, n, bound.map(|b| members[b].id)).await;
-        buyers.push(Buyer { user, bound, member: None });
+        buyers.push(Buyer {
+            user,
+            bound,
+            member: None,
+        });
     }
     for (i, m) in members.iter().enumerate().take(20) {
-        buyers.push(Buyer { user: m.user, bound: None, member: Some(i) });
+        buyers.push(Buyer {
+            user: m.user,
+            bound: None,
+            member: Some(i),
+        });
     }
     let mut products = Vec::new();
     for _ in 0..12 {
@@ -118,9 +128,25 @@ async fn ten_thousand_random_orders_recomputed_from_scratch_match_the_stored_com
     }
     let now = Utc::now();
     for (code, kind) in [
-        ("FIX3", CouponKind::Fixed { value: Money::from_cents(300) }),
-        ("PCT7", CouponKind::Percent { value: "7.5".parse().unwrap() }),
-        ("MAN200JIAN25", CouponKind::Threshold { threshold: Money::from_cents(20_000), value: Money::from_cents(2_500) }),
+        (
+            "FIX3",
+            CouponKind::Fixed {
+                value: Money::from_cents(300),
+            },
+        ),
+        (
+            "PCT7",
+            CouponKind::Percent {
+                value: "7.5".parse().unwrap(),
+            },
+        ),
+        (
+            "MAN200JIAN25",
+            CouponKind::Threshold {
+                threshold: Money::from_cents(20_000),
+                value: Money::from_cents(2_500),
+            },
+        ),
     ] {
         store
             .coupons()
@@ -138,12 +164,18 @@ async fn ten_thousand_random_orders_recomputed_from_scratch_match_the_stored_com
     let mut rules: Vec<u64> = vec![1000, 500, 200];
     let set = |bp: &[u64], days: u32| {
         CommissionRules::new(
-            bp.iter().map(|b| rust_decimal::Decimal::new(*b as i64, 4)).collect(),
+            bp.iter()
+                .map(|b| rust_decimal::Decimal::new(*b as i64, 4))
+                .collect(),
             days,
         )
         .unwrap()
     };
-    store.commissions().set_rules(&set(&rules, 0)).await.unwrap();
+    store
+        .commissions()
+        .set_rules(&set(&rules, 0))
+        .await
+        .unwrap();
 
     let mut blocked: Vec<usize> = Vec::new();
     let mut paid_out: std::collections::HashMap<usize, u64> = std::collections::HashMap::new();
@@ -152,26 +184,51 @@ async fn ten_thousand_random_orders_recomputed_from_scratch_match_the_stored_com
         if n == ORDERS / 2 {
             // Later payments earn by new rules; earlier commissions keep their rates.
             rules = vec![800, 400, 250, 125];
-            store.commissions().set_rules(&set(&rules, 0)).await.unwrap();
+            store
+                .commissions()
+                .set_rules(&set(&rules, 0))
+                .await
+                .unwrap();
         }
         if n == ORDERS / 3 {
             let victim = rng.random_range(0..members.len());
-            store.commissions().block(members[victim].id, Utc::now()).await.unwrap();
+            store
+                .commissions()
+                .block(members[victim].id, Utc::now())
+                .await
+                .unwrap();
             blocked.push(victim);
         }
         if n % 1_000 == 999 {
-            store.commissions().settle_due(Utc::now(), 5_000).await.unwrap();
+            store
+                .commissions()
+                .settle_due(Utc::now(), 5_000)
+                .await
+                .unwrap();
         }
         if n % 250 == 249 {
             let who = rng.random_range(0..members.len());
-            if let Some(p) = store.commissions().pay_out(members[who].id, Utc::now()).await.unwrap() {
+            if let Some(p) = store
+                .commissions()
+                .pay_out(members[who].id, Utc::now())
+                .await
+                .unwrap()
+            {
                 *paid_out.entry(who).or_default() += p.payout.gross.cents();
-                assert_eq!(p.payout.net.cents() + p.payout.clawback.cents(), p.payout.gross.cents());
+                assert_eq!(
+                    p.payout.net.cents() + p.payout.clawback.cents(),
+                    p.payout.gross.cents()
+                );
             }
         }
         let buyer = &buyers[rng.random_range(0..buyers.len())];
         let items: Vec<(ProductId, u32)> = (0..rng.random_range(1..4))
-            .map(|_| (products[rng.random_range(0..products.len())].0, rng.random_range(1..4)))
+            .map(|_| {
+                (
+                    products[rng.random_range(0..products.len())].0,
+                    rng.random_range(1..4),
+                )
+            })
             .collect();
         let coupon = match rng.random_range(0..6) {
             0 => Some("FIX3"),
@@ -232,17 +289,31 @@ async fn ten_thousand_random_orders_recomputed_from_scratch_match_the_stored_com
         let mut net = total;
         if net > 0 && rng.random_bool(0.3) {
             if rng.random_bool(0.5) {
-                store.commissions().settle_due(Utc::now(), 5_000).await.unwrap();
+                store
+                    .commissions()
+                    .settle_due(Utc::now(), 5_000)
+                    .await
+                    .unwrap();
             }
             let amount = rng.random_range(1..=net);
             store
                 .orders()
-                .refund(order.order_no, Some(Money::from_cents(amount)), None, Utc::now())
+                .refund(
+                    order.order_no,
+                    Some(Money::from_cents(amount)),
+                    None,
+                    Utc::now(),
+                )
                 .await
                 .unwrap();
             net -= amount;
         }
-        expected.push(Expected { order_no: order.order_no, total_cents: total, net_cents: net, levels });
+        expected.push(Expected {
+            order_no: order.order_no,
+            total_cents: total,
+            net_cents: net,
+            levels,
+        });
     }
 
     let mut checked = 0;
@@ -257,19 +328,31 @@ async fn ten_thousand_random_orders_recomputed_from_scratch_match_the_stored_com
         for (record, (level, distributor, bp)) in stored.iter().zip(want) {
             let c = &record.commission;
             let what = format!("order {} level {level}", e.order_no);
-            assert_eq!((c.level, record.distributor), (*level, *distributor), "{what}");
+            assert_eq!(
+                (c.level, record.distributor),
+                (*level, *distributor),
+                "{what}"
+            );
             let earned = floor_share(e.total_cents, *bp);
             let kept = floor_share(e.net_cents, *bp);
             // Every cent earned is somewhere: open, paid, reversed or voided.
             assert_eq!(
-                c.pending.cents() + c.settled.cents() + c.paid_out.cents() + c.reversed.cents() + c.voided.cents(),
+                c.pending.cents()
+                    + c.settled.cents()
+                    + c.paid_out.cents()
+                    + c.reversed.cents()
+                    + c.voided.cents(),
                 earned,
                 "{what}: {c:?}"
             );
             // What is kept follows the order's net; refunds took the rest back.
             if c.voided.is_zero() {
                 assert_eq!(c.effective().cents(), kept, "{what}: {c:?}");
-                assert_eq!(c.reversed.cents() + c.clawed_back.cents(), earned - kept, "{what}: {c:?}");
+                assert_eq!(
+                    c.reversed.cents() + c.clawed_back.cents(),
+                    earned - kept,
+                    "{what}: {c:?}"
+                );
             }
             checked += 1;
         }
@@ -290,10 +373,21 @@ async fn ten_thousand_random_orders_recomputed_from_scratch_match_the_stored_com
         }
         let standing = store.commissions().standing(member.id).await.unwrap();
         assert_eq!(standing.totals, sum, "{}", member.id);
-        assert_eq!(sum.paid_out.cents(), paid_out.get(&i).copied().unwrap_or(0), "{}", member.id);
+        assert_eq!(
+            sum.paid_out.cents(),
+            paid_out.get(&i).copied().unwrap_or(0),
+            "{}",
+            member.id
+        );
         assert!(standing.clawback_outstanding <= sum.clawed_back);
     }
-    println!("{} paid orders, {checked} commissions checked", expected.len());
-    assert!(checked > 5_000, "the random orders should earn thousands of commissions");
+    println!(
+        "{} paid orders, {checked} commissions checked",
+        expected.len()
+    );
+    assert!(
+        checked > 5_000,
+        "the random orders should earn thousands of commissions"
+    );
     store.close().await;
 }
