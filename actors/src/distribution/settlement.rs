@@ -93,7 +93,7 @@ pub async fn settle_all(
                 .await?;
             done.commissions += batch.commissions;
             done.amount = done.amount + batch.amount;
-            done.distributors += batch.distributors;
+            done.notices += batch.notices;
             metrics::counter!("medrt_commissions_settled_total").increment(batch.commissions);
             if batch.commissions < settings.batch {
                 return Ok::<_, StoreError>(done);
@@ -106,7 +106,7 @@ pub async fn settle_all(
         let done = done?;
         total.commissions += done.commissions;
         total.amount = total.amount + done.amount;
-        total.distributors += done.distributors;
+        total.notices += done.notices;
     }
     Ok(total)
 }

@@ -53,7 +53,8 @@ pub struct PayoutRecord {
 pub struct Settled {
     pub commissions: u64,
     pub amount: Money,
-    pub distributors: u64,
+    /// `commission.settled` events written: one per distributor per batch.
+    pub notices: u64,
 }
 
 pub struct Commissions<'a> {
@@ -269,7 +270,7 @@ impl<'a> Commissions<'a> {
         Ok(Settled {
             commissions: due.len() as u64,
             amount: money_of(due.iter().map(|(_, c)| c).sum())?,
-            distributors: per_distributor.len() as u64,
+            notices: per_distributor.len() as u64,
         })
     }
 
