@@ -93,7 +93,6 @@ pub async fn settle_all(
                 .await?;
             done.commissions += batch.commissions;
             done.amount = done.amount + batch.amount;
-            done.notices += batch.notices;
             metrics::counter!("medrt_commissions_settled_total").increment(batch.commissions);
             if batch.commissions < settings.batch {
                 return Ok::<_, StoreError>(done);
@@ -106,7 +105,6 @@ pub async fn settle_all(
         let done = done?;
         total.commissions += done.commissions;
         total.amount = total.amount + done.amount;
-        total.notices += done.notices;
     }
     Ok(total)
 }

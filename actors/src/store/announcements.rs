@@ -4,14 +4,10 @@ use chrono::{DateTime, Utc};
 use medrt_domain::announcement::Announcement;
 use medrt_domain::event::Event;
 use medrt_domain::ids::{AnnouncementId, UserId};
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
-};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, Order};
 
 use super::entities::announcements;
-use super::outbox::Outbox;
-use super::page::{Page, PageRequest};
+use super::page::{self, Page, PageRequest};
 use super::{Store, StoreError};
 
 #[derive(Clone, Debug)]
@@ -54,25 +50,22 @@ impl<'a> Announcements<'a> {
             title: row.title.clone(),
             body: row.body.clone(),
         };
-        Outbox::append(&txn, &event, now).await?;
-        txn.commit().await?;
-        self.store.outbox_written.notify_one();
+        self.store.commit_with_events(txn, &[event], now).await?;
         Ok(to_record(row))
     }
 
     /// Newest first.
     pub async fn list(&self, page: PageRequest) -> Result<Page<AnnouncementRecord>, StoreError> {
-        let mut query = announcements::Entity::find()
-            .order_by_desc(announcements::Column::Id)
-            .limit(page.limit + 1);
-        if let Some(before) = page.after {
-            query = query.filter(announcements::Column::Id.lt(before.0));
-        }
-        let rows = query.all(&self.store.db).await?;
-        let records = rows.into_iter().map(to_record).collect();
-        Ok(Page::from_overfetch(records, page.limit, |r| {
-            r.id.as_uuid()
-        }))
+        page::fetch(
+            &self.store.db,
+            announcements::Entity::find(),
+            announcements::Column::Id,
+            Order::Desc,
+            page,
+            |m| Ok(to_record(m)),
+            |r| r.id.as_uuid(),
+        )
+        .await
     }
 }
 

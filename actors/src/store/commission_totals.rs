@@ -167,7 +167,7 @@ pub(super) async fn void_open(
 }
 
 /// A distributor's standing: commission totals, sales, clawbacks still owed.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Standing {
     pub totals: CommissionTotals,
     /// What the orders that pay this distributor commissions still have paid.
@@ -176,14 +176,15 @@ pub struct Standing {
     pub clawback_outstanding: Money,
 }
 
-/// A distributor's standing (zero for someone who never joined).
+/// A distributor's standing; `NotFound` for someone who never joined.
 pub(super) async fn read(
     conn: &impl ConnectionTrait,
     of: DistributorId,
 ) -> Result<Standing, StoreError> {
-    let Some(row) = totals::Entity::find_by_id(of.as_uuid()).one(conn).await? else {
-        return Ok(Standing::default());
-    };
+    let row = totals::Entity::find_by_id(of.as_uuid())
+        .one(conn)
+        .await?
+        .ok_or(StoreError::NotFound)?;
     Ok(Standing {
         totals: CommissionTotals {
             pending: money_of(row.pending_cents)?,

@@ -15,15 +15,14 @@ use medrt_domain::money::Money;
 use sea_orm::sea_query::{Expr, ExprTrait, LockType};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
-    DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
+    DbBackend, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Statement,
 };
 
 use super::chunks::statement_chunks;
 use super::commission_totals::{self, Delta, Standing};
 use super::entities::{commissions, distributors, payouts};
 use super::key_values;
-use super::outbox::Outbox;
-use super::page::{Page, PageRequest};
+use super::page::{self, Page, PageRequest};
 use super::{Store, StoreError};
 
 const RULES_KEY: &str = "commission_rules";
@@ -53,8 +52,6 @@ pub struct PayoutRecord {
 pub struct Settled {
     pub commissions: u64,
     pub amount: Money,
-    /// `commission.settled` events written: one per distributor per batch.
-    pub notices: u64,
 }
 
 pub struct Commissions<'a> {
@@ -84,14 +81,16 @@ impl<'a> Commissions<'a> {
     }
 
     /// Pays out everything the distributor has settled, less the clawbacks they still
-    /// owe; `None` when nothing is settled. Rows are locked before the totals, in the
-    /// same order as settlement, so the two never deadlock.
+    /// owe; `None` when nothing is settled, `NotFound` for someone who never joined.
+    /// Commission rows are locked before the totals row is written, in the same order
+    /// as settlement, so the two never deadlock.
     pub async fn pay_out(
         &self,
         distributor: DistributorId,
         now: DateTime<Utc>,
     ) -> Result<Option<PayoutRecord>, StoreError> {
         let txn = self.store.begin_write().await?;
+        let standing = commission_totals::read(&txn, distributor).await?;
         let mut query = commissions::Entity::find()
             .select_only()
             .columns([commissions::Column::Id, commissions::Column::SettledCents])
@@ -101,7 +100,6 @@ impl<'a> Commissions<'a> {
             query = query.lock(LockType::Update);
         }
         let settled: Vec<(uuid::Uuid, i64)> = query.into_tuple().all(&txn).await?;
-        let standing = commission_totals::read(&txn, distributor).await?;
         let gross = money_of(settled.iter().map(|(_, c)| c).sum())?;
         let Some(payout) = Payout::of(gross, standing.clawback_outstanding) else {
             return Ok(None);
@@ -159,23 +157,20 @@ impl<'a> Commissions<'a> {
         page: PageRequest,
     ) -> Result<Page<CommissionRecord>, StoreError> {
         let mut query = commissions::Entity::find()
-            .filter(commissions::Column::DistributorId.eq(distributor.as_uuid()))
-            .order_by_desc(commissions::Column::Id)
-            .limit(page.limit + 1);
+            .filter(commissions::Column::DistributorId.eq(distributor.as_uuid()));
         if let Some(status) = status {
             query = query.filter(commissions::Column::Status.eq(status.as_str()));
         }
-        if let Some(after) = page.after {
-            query = query.filter(commissions::Column::Id.lt(after.0));
-        }
-        let rows = query.all(&self.store.db).await?;
-        let records = rows
-            .into_iter()
-            .map(to_record)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Page::from_overfetch(records, page.limit, |r| {
-            r.id.as_uuid()
-        }))
+        page::fetch(
+            &self.store.db,
+            query,
+            commissions::Column::Id,
+            Order::Desc,
+            page,
+            to_record,
+            |r| r.id.as_uuid(),
+        )
+        .await
     }
 
     /// Every commission of one order, level 1 first.
@@ -264,13 +259,10 @@ impl<'a> Commissions<'a> {
                 totals: None,
             });
         }
-        Outbox::append_all(&txn, &events, now).await?;
-        txn.commit().await?;
-        self.store.outbox_written.notify_one();
+        self.store.commit_with_events(txn, &events, now).await?;
         Ok(Settled {
             commissions: due.len() as u64,
             amount: money_of(due.iter().map(|(_, c)| c).sum())?,
-            notices: per_distributor.len() as u64,
         })
     }
 

@@ -5,13 +5,13 @@ use chrono::{DateTime, Utc};
 use medrt_domain::distribution::{Lineage, ReferralCode};
 use medrt_domain::ids::{DistributorId, UserId};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, Order,
+    PaginatorTrait, QueryFilter,
 };
 
 use super::commission_totals;
 use super::entities::{distributors, referral_bindings};
-use super::page::{Page, PageRequest};
+use super::page::{self, Page, PageRequest};
 use super::{Store, StoreError};
 
 #[derive(Clone, Debug)]
@@ -107,12 +107,6 @@ impl<'a> Distributors<'a> {
             .await?)
     }
 
-    pub async fn by_id(&self, id: DistributorId) -> Result<DistributorRecord, StoreError> {
-        find_by(&self.store.db, distributors::Column::Id.eq(id.as_uuid()))
-            .await?
-            .ok_or(StoreError::NotFound)
-    }
-
     pub async fn by_user(&self, user: UserId) -> Result<DistributorRecord, StoreError> {
         find_by(
             &self.store.db,
@@ -128,20 +122,16 @@ impl<'a> Distributors<'a> {
         of: &DistributorRecord,
         page: PageRequest,
     ) -> Result<Page<DistributorRecord>, StoreError> {
-        let mut query = below(of)
-            .order_by_asc(distributors::Column::Id)
-            .limit(page.limit + 1);
-        if let Some(after) = page.after {
-            query = query.filter(distributors::Column::Id.gt(after.0));
-        }
-        let rows = query.all(&self.store.db).await?;
-        let records = rows
-            .into_iter()
-            .map(to_record)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Page::from_overfetch(records, page.limit, |r| {
-            r.id.as_uuid()
-        }))
+        page::fetch(
+            &self.store.db,
+            below(of),
+            distributors::Column::Id,
+            Order::Asc,
+            page,
+            to_record,
+            |r| r.id.as_uuid(),
+        )
+        .await
     }
 
     pub async fn downline_size(&self, of: &DistributorRecord) -> Result<u64, StoreError> {

@@ -13,8 +13,8 @@ use medrt_domain::ledger::{
     Reference, Transfer, TransferId, TransferSpec,
 };
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    ColumnTrait, ConnectionTrait, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder,
+    TransactionTrait,
 };
 
 use super::chunks::statement_chunks;
@@ -23,8 +23,7 @@ use super::entities::{ledger_accounts as accounts, ledger_refunds as refunds};
 use super::key_values;
 use super::ledger_group::apply_group;
 use super::ledger_rows::{to_balance, to_transfer};
-use super::outbox::Outbox;
-use super::page::{Page, PageRequest};
+use super::page::{self, Page, PageRequest};
 use super::{Store, StoreError};
 
 const CONFIG_KEY: &str = "config";
@@ -108,11 +107,10 @@ impl<'a> Ledger<'a> {
                 }
             }
         }
-        Outbox::append_all(&txn, &balance_events(&txn, &touched).await?, Utc::now()).await?;
-        txn.commit().await?;
-        if !touched.is_empty() {
-            self.store.outbox_written.notify_one();
-        }
+        let events = balance_events(&txn, &touched).await?;
+        self.store
+            .commit_with_events(txn, &events, Utc::now())
+            .await?;
         Ok(outcomes)
     }
 
@@ -156,23 +154,21 @@ impl<'a> Ledger<'a> {
             .iter()
             .map(|k| AccountRef::user(user, *k).to_string())
             .collect();
-        let mut query = transfers::Entity::find()
-            .filter(
-                sea_orm::Condition::any()
-                    .add(transfers::Column::DebitAccount.is_in(keys.clone()))
-                    .add(transfers::Column::CreditAccount.is_in(keys)),
-            )
-            .order_by_desc(transfers::Column::Id)
-            .limit(page.limit + 1);
-        if let Some(before) = page.after {
-            query = query.filter(transfers::Column::Id.lt(before.0));
-        }
-        let rows = query.all(&self.store.db).await?;
-        let items = rows
-            .into_iter()
-            .map(to_transfer)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Page::from_overfetch(items, page.limit, |t| t.id.as_uuid()))
+        let query = transfers::Entity::find().filter(
+            sea_orm::Condition::any()
+                .add(transfers::Column::DebitAccount.is_in(keys.clone()))
+                .add(transfers::Column::CreditAccount.is_in(keys)),
+        );
+        page::fetch(
+            &self.store.db,
+            query,
+            transfers::Column::Id,
+            Order::Desc,
+            page,
+            to_transfer,
+            |t| t.id.as_uuid(),
+        )
+        .await
     }
 
     /// The posted charge made for `reference`, if any.

@@ -24,6 +24,8 @@ mod users;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+use medrt_domain::event::Event;
 use medrt_migrations::{Migrator, MigratorTrait};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
@@ -161,6 +163,22 @@ impl Store {
 
     pub fn commissions(&self) -> Commissions<'_> {
         Commissions::new(self)
+    }
+
+    /// Appends `events` to the outbox in `txn`, commits, and wakes the relay if there
+    /// were any: the one way a change and its events are committed together.
+    pub(crate) async fn commit_with_events(
+        &self,
+        txn: DatabaseTransaction,
+        events: &[Event],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        Outbox::append_all(&txn, events, now).await?;
+        txn.commit().await?;
+        if !events.is_empty() {
+            self.outbox_written.notify_one();
+        }
+        Ok(())
     }
 
     /// The signal the outbox relay waits on.

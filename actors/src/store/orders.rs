@@ -24,7 +24,6 @@ use super::distributors::find_by;
 use super::entities::{
     coupons, distributors, order_items, order_refunds, orders, products, referral_bindings,
 };
-use super::outbox::Outbox;
 use super::{Store, StoreError};
 
 /// Why an order request was refused: the client's mistake or an illegal transition.
@@ -228,11 +227,7 @@ impl<'a> Orders<'a> {
         let earned = earn(&txn, &order, &rules, now).await?;
         commissions::insert(&txn, order_no, &earned, now).await?;
         let events = commission_events(&txn, order_no, &earned).await?;
-        Outbox::append_all(&txn, &events, now).await?;
-        txn.commit().await?;
-        if !events.is_empty() {
-            self.store.outbox_written.notify_one();
-        }
+        self.store.commit_with_events(txn, &events, now).await?;
         Ok(order)
     }
 
@@ -278,11 +273,7 @@ impl<'a> Orders<'a> {
         .await?;
         let changed = commissions::follow_refund(&txn, order_no, order.money.net()).await?;
         let events = commission_events(&txn, order_no, &changed).await?;
-        Outbox::append_all(&txn, &events, now).await?;
-        txn.commit().await?;
-        if !events.is_empty() {
-            self.store.outbox_written.notify_one();
-        }
+        self.store.commit_with_events(txn, &events, now).await?;
         Ok(order)
     }
 }

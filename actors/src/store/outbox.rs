@@ -45,16 +45,6 @@ impl<'a> Outbox<'a> {
         Self { store }
     }
 
-    /// Appends `event` inside the caller's transaction.
-    pub(super) async fn append<C: ConnectionTrait>(
-        conn: &C,
-        event: &Event,
-        now: DateTime<Utc>,
-    ) -> Result<EventId, StoreError> {
-        let inserted = outbox::Entity::insert(row(event, now)?).exec(conn).await?;
-        Ok(EventId::new(inserted.last_insert_id))
-    }
-
     /// Appends several events in one statement.
     pub(super) async fn append_all<C: ConnectionTrait>(
         conn: &C,

@@ -1,6 +1,11 @@
 //! Keyset pagination: `?limit=&cursor=` → `{items, next_cursor}`.
 
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select,
+};
 use uuid::Uuid;
+
+use super::StoreError;
 
 /// An opaque position in a list: the id of the last item of the previous page.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,6 +60,35 @@ impl<T> Page<T> {
             next_cursor,
         }
     }
+}
+
+/// One page of `query`, keyed by the UUIDv7 column `key` in `order` (oldest or newest
+/// first): after the cursor, `limit + 1` rows fetched, each converted.
+pub(crate) async fn fetch<E, T>(
+    db: &impl ConnectionTrait,
+    query: Select<E>,
+    key: E::Column,
+    order: Order,
+    page: PageRequest,
+    convert: impl Fn(E::Model) -> Result<T, StoreError>,
+    id_of: impl Fn(&T) -> Uuid,
+) -> Result<Page<T>, StoreError>
+where
+    E: EntityTrait,
+{
+    let mut query = query.order_by(key, order.clone()).limit(page.limit + 1);
+    if let Some(after) = page.after {
+        query = query.filter(match order {
+            Order::Desc => key.lt(after.0),
+            _ => key.gt(after.0),
+        });
+    }
+    let rows = query.all(db).await?;
+    let items = rows
+        .into_iter()
+        .map(convert)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Page::from_overfetch(items, page.limit, id_of))
 }
 
 #[cfg(test)]

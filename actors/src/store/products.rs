@@ -4,13 +4,10 @@ use chrono::{DateTime, Utc};
 use medrt_domain::ids::ProductId;
 use medrt_domain::mall::{Product, ProductCategory};
 use medrt_domain::money::Money;
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
-};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, Order, QueryFilter};
 
 use super::entities::products;
-use super::page::{Page, PageRequest};
+use super::page::{self, Page, PageRequest};
 use super::{Store, StoreError};
 
 #[derive(Clone, Debug)]
@@ -45,21 +42,16 @@ impl<'a> Products<'a> {
 
     /// Products on sale, oldest first.
     pub async fn on_sale(&self, page: PageRequest) -> Result<Page<ProductRecord>, StoreError> {
-        let mut query = products::Entity::find()
-            .filter(products::Column::Active.eq(true))
-            .order_by_asc(products::Column::Id)
-            .limit(page.limit + 1);
-        if let Some(after) = page.after {
-            query = query.filter(products::Column::Id.gt(after.0));
-        }
-        let rows = query.all(&self.store.db).await?;
-        let records = rows
-            .into_iter()
-            .map(to_record)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Page::from_overfetch(records, page.limit, |r| {
-            r.id.as_uuid()
-        }))
+        page::fetch(
+            &self.store.db,
+            products::Entity::find().filter(products::Column::Active.eq(true)),
+            products::Column::Id,
+            Order::Asc,
+            page,
+            to_record,
+            |r| r.id.as_uuid(),
+        )
+        .await
     }
 }
 

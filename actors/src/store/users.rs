@@ -5,14 +5,10 @@ use medrt_domain::account::{Email, Phone, UserStatus, Username};
 use medrt_domain::event::Event;
 use medrt_domain::ids::{DistributorId, UserId};
 use medrt_domain::role::Role;
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
-};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, Order, QueryFilter};
 
 use super::entities::{referral_bindings, users};
-use super::outbox::Outbox;
-use super::page::{Page, PageRequest};
+use super::page::{self, Page, PageRequest};
 use super::{Store, StoreError};
 
 /// An account as the rest of the system sees it.
@@ -94,19 +90,17 @@ impl<'a> Users<'a> {
             .insert(&txn)
             .await?;
         }
-        if let Some(parent) = new.parent {
-            let event = Event::SubAccountCreated {
+        let events: Vec<Event> = new
+            .parent
+            .map(|parent| Event::SubAccountCreated {
                 parent_user_id: parent,
                 user_id: user.id,
                 username: user.username.clone(),
                 role: user.role,
-            };
-            Outbox::append(&txn, &event, now).await?;
-        }
-        txn.commit().await?;
-        if new.parent.is_some() {
-            self.store.outbox_written.notify_one();
-        }
+            })
+            .into_iter()
+            .collect();
+        self.store.commit_with_events(txn, &events, now).await?;
         Ok(user)
     }
 
@@ -161,9 +155,7 @@ impl<'a> Users<'a> {
             email: user.email.clone(),
             phone: user.phone.clone(),
         };
-        Outbox::append(&txn, &event, now).await?;
-        txn.commit().await?;
-        self.store.outbox_written.notify_one();
+        self.store.commit_with_events(txn, &[event], now).await?;
         Ok(user)
     }
 
@@ -173,19 +165,16 @@ impl<'a> Users<'a> {
         parent: UserId,
         page: PageRequest,
     ) -> Result<Page<User>, StoreError> {
-        let mut query = users::Entity::find()
-            .filter(users::Column::ParentUserId.eq(parent.as_uuid()))
-            .order_by_asc(users::Column::Id)
-            .limit(page.limit + 1);
-        if let Some(after) = page.after {
-            query = query.filter(users::Column::Id.gt(after.0));
-        }
-        let rows = query.all(&self.store.db).await?;
-        let users = rows
-            .into_iter()
-            .map(to_user)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Page::from_overfetch(users, page.limit, |u| u.id.as_uuid()))
+        page::fetch(
+            &self.store.db,
+            users::Entity::find().filter(users::Column::ParentUserId.eq(parent.as_uuid())),
+            users::Column::Id,
+            Order::Asc,
+            page,
+            to_user,
+            |u| u.id.as_uuid(),
+        )
+        .await
     }
 
     /// Makes sure the configured super_admin exists. An existing account of that name is

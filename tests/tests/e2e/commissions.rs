@@ -27,38 +27,34 @@ async fn chain(api: &ApiClient) -> Chain {
     Chain { members }
 }
 
-async fn set_rules(api: &ApiClient, root: &Account, levels: &[&str], days: u32) {
+/// Sends `method path` with `body` as `who` and expects 200.
+async fn ok(api: &ApiClient, method: Method, path: &str, who: &Account, body: Value) {
     let reply = api
-        .request(
-            Method::PUT,
-            "/admin/commission-rules",
-            Some(&root.token),
-            Some(json!({"levels": levels, "settlement_days": days})),
-        )
+        .request(method, path, Some(&who.token), Some(body))
         .await;
-    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    assert_eq!(reply.status, 200, "{path}: {:?}", reply.body);
+}
+
+async fn set_rules(api: &ApiClient, root: &Account, levels: &[&str], days: u32) {
+    let body = json!({"levels": levels, "settlement_days": days});
+    ok(api, Method::PUT, "/admin/commission-rules", root, body).await;
 }
 
 async fn pay(api: &ApiClient, buyer: &Account, no: &str, payment_ref: &str) {
-    let reply = api
-        .post(
-            &format!("/orders/{no}/pay"),
-            Some(&buyer.token),
-            json!({"payment_ref": payment_ref}),
-        )
-        .await;
-    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    let body = json!({"payment_ref": payment_ref});
+    ok(api, Method::POST, &format!("/orders/{no}/pay"), buyer, body).await;
 }
 
 async fn refund(api: &ApiClient, root: &Account, no: &str, amount: &str) {
-    let reply = api
-        .post(
-            &format!("/orders/{no}/refund"),
-            Some(&root.token),
-            json!({"amount": amount}),
-        )
-        .await;
-    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    let body = json!({"amount": amount});
+    ok(
+        api,
+        Method::POST,
+        &format!("/orders/{no}/refund"),
+        root,
+        body,
+    )
+    .await;
 }
 
 async fn listen(app: &TestApp, who: &Account) -> WsClient {
