@@ -4,7 +4,7 @@
 //! and, when `MEDRT_BENCH_DATABASE_URL` (or `MEDRT_TEST_DATABASE_URL`) names a
 //! PostgreSQL server, on PostgreSQL. The books are audited after every run.
 //!
-//! Run: `make bench` or `cargo bench -p medrt-actors --bench ledger -- [--seconds 3] [--clients 1,16,256]`.
+//! Run: `make bench` or `cargo bench -p medrt-actors --bench ledger -- [--seconds 3] [--clients 1,16,256] [--path actors|naive]`.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -151,6 +151,7 @@ async fn fresh_postgres(admin_url: &str) -> String {
 async fn main() {
     let mut seconds = 3.0;
     let mut clients_list: Vec<usize> = CLIENTS.to_vec();
+    let mut paths = vec![Path::Actors, Path::Naive];
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -167,6 +168,13 @@ async fn main() {
                     .map(|n| n.parse().expect("a number"))
                     .collect();
             }
+            "--path" => {
+                paths = match args.next().as_deref() {
+                    Some("actors") => vec![Path::Actors],
+                    Some("naive") => vec![Path::Naive],
+                    _ => panic!("--path actors|naive"),
+                }
+            }
             "--bench" => {}
             other => panic!("unknown argument {other}"),
         }
@@ -176,7 +184,7 @@ async fn main() {
         .ok();
     let mut rows = Vec::new();
     for &clients in &clients_list {
-        for path in [Path::Actors, Path::Naive] {
+        for &path in &paths {
             let url = support::sqlite_url("bench");
             rows.push(run("SQLite", &url, path, clients, seconds).await);
             eprintln!("  sqlite {clients} clients done");

@@ -14,6 +14,7 @@ mod m20261122_000009_coupons;
 mod m20261122_000010_orders;
 mod m20261122_000011_commissions;
 mod m20261122_000012_settings;
+mod m20261122_000013_ledger_lean_indexes;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000010_orders::Migration),
             Box::new(m20261122_000011_commissions::Migration),
             Box::new(m20261122_000012_settings::Migration),
+            Box::new(m20261122_000013_ledger_lean_indexes::Migration),
         ]
     }
 }

@@ -166,7 +166,7 @@ impl LedgerService {
             .charge_for(reference)
             .await?
             .ok_or(LedgerFailure::NothingToRefund)?;
-        let left = ledger.refundable(charge.id).await?;
+        let left = ledger.refundable(&charge).await?;
         let amount = Amount::new(left as i64).map_err(|_| LedgerFailure::NothingToRefund)?;
         let refunds = AccountRef::system(SystemAccount::Refunds, charge.spec.debit.kind);
         let spec = TransferSpec {

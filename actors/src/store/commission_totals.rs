@@ -1,7 +1,7 @@
 //! Each distributor's commission totals: one row, moved by deltas in the same
 //! transaction as the commissions it sums, so reading totals costs one row however many
-//! commissions a distributor has. `UPDATE … FROM (VALUES …)` moves every distributor
-//! of a batch in one statement per chunk.
+//! commissions a distributor has. One `UPDATE … FROM` over JSON rows moves every
+//! distributor of a batch.
 
 use std::collections::BTreeMap;
 
@@ -11,13 +11,13 @@ use medrt_domain::money::Money;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
-    DbBackend, EntityTrait, QueryFilter, Statement, Value,
+    EntityTrait, QueryFilter, Statement,
 };
 
 use super::StoreError;
-use super::chunks::statement_chunks;
 use super::commissions::money_of;
 use super::entities::commission_totals as totals;
+use super::json_rows::{self, Field};
 
 /// A change to one distributor's totals, in signed cents.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -92,7 +92,7 @@ pub(super) async fn open(txn: &DatabaseTransaction, of: DistributorId) -> Result
     Ok(())
 }
 
-/// Adds every delta to its distributor's row.
+/// Adds every delta to its distributor's row, in one statement.
 pub(super) async fn apply(
     txn: &DatabaseTransaction,
     deltas: &BTreeMap<DistributorId, Delta>,
@@ -101,47 +101,54 @@ pub(super) async fn apply(
     let rows: Vec<_> = deltas
         .iter()
         .filter(|(_, d)| **d != Delta::default())
+        .map(|(distributor, d)| {
+            let [pe, se, re, po, cb, vo, sa, rc] = d.columns();
+            (
+                distributor.as_uuid().simple().to_string(),
+                pe,
+                se,
+                re,
+                po,
+                cb,
+                vo,
+                sa,
+                rc,
+            )
+        })
         .collect();
-    for chunk in statement_chunks(backend, &rows) {
-        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 9);
-        let mut tuples = Vec::with_capacity(chunk.len());
-        for (distributor, delta) in chunk {
-            let first = values.len();
-            let p = |i: usize, cast: &str| match backend {
-                DbBackend::Postgres => format!("${}{cast}", first + i + 1),
-                _ => "?".to_owned(),
-            };
-            let params: Vec<String> = std::iter::once(p(0, "::uuid"))
-                .chain((1..9).map(|i| p(i, "::bigint")))
-                .collect();
-            tuples.push(format!("({})", params.join(", ")));
-            values.push(distributor.as_uuid().into());
-            values.extend(delta.columns().map(Value::from));
-        }
-        let sql = format!(
-            "WITH v(d, pe, se, re, po, cb, vo, sa, rc) AS (VALUES {}) \
-             UPDATE commission_totals SET \
-               pending_cents = commission_totals.pending_cents + v.pe, \
-               settled_cents = commission_totals.settled_cents + v.se, \
-               reversed_cents = commission_totals.reversed_cents + v.re, \
-               paid_out_cents = commission_totals.paid_out_cents + v.po, \
-               clawed_back_cents = commission_totals.clawed_back_cents + v.cb, \
-               voided_cents = commission_totals.voided_cents + v.vo, \
-               sales_cents = commission_totals.sales_cents + v.sa, \
-               recovered_cents = commission_totals.recovered_cents + v.rc \
-             FROM v WHERE commission_totals.distributor_id = v.d",
-            tuples.join(", ")
-        );
-        let moved = txn
-            .execute_raw(Statement::from_sql_and_values(backend, sql, values))
-            .await?
-            .rows_affected();
-        if moved != chunk.len() as u64 {
-            return Err(StoreError::corrupt(format!(
-                "commission totals missing for {} distributors",
-                chunk.len() as u64 - moved
-            )));
-        }
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let fields = [("d", Field::Uuid)]
+        .into_iter()
+        .chain(["pe", "se", "re", "po", "cb", "vo", "sa", "rc"].map(|name| (name, Field::BigInt)));
+    let source = json_rows::select(backend, 1, &fields.collect::<Vec<_>>(), &[]);
+    let sql = format!(
+        "WITH v AS ({source}) \
+         UPDATE commission_totals SET \
+           pending_cents = commission_totals.pending_cents + v.pe, \
+           settled_cents = commission_totals.settled_cents + v.se, \
+           reversed_cents = commission_totals.reversed_cents + v.re, \
+           paid_out_cents = commission_totals.paid_out_cents + v.po, \
+           clawed_back_cents = commission_totals.clawed_back_cents + v.cb, \
+           voided_cents = commission_totals.voided_cents + v.vo, \
+           sales_cents = commission_totals.sales_cents + v.sa, \
+           recovered_cents = commission_totals.recovered_cents + v.rc \
+         FROM v WHERE commission_totals.distributor_id = v.d"
+    );
+    let moved = txn
+        .execute_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [json_rows::rows(&rows)],
+        ))
+        .await?
+        .rows_affected();
+    if moved != rows.len() as u64 {
+        return Err(StoreError::corrupt(format!(
+            "commission totals missing for {} distributors",
+            rows.len() as u64 - moved
+        )));
     }
     Ok(())
 }

@@ -31,10 +31,14 @@ impl StoreError {
         }
     }
 
-    /// SQLite reporting a lock it could not wait out (e.g. a stale WAL snapshot): the
-    /// transaction was rolled back whole and may simply be run again.
+    /// A lock the database could not wait out: SQLite's (e.g. a stale WAL snapshot) or a
+    /// PostgreSQL deadlock between two writers. The transaction was rolled back whole
+    /// and may simply be run again.
     pub fn is_transient(&self) -> bool {
-        matches!(self, StoreError::Db(e) if e.to_string().contains("database is locked"))
+        matches!(self, StoreError::Db(e) if {
+            let message = e.to_string();
+            message.contains("database is locked") || message.contains("deadlock detected")
+        })
     }
 
     pub(crate) fn corrupt(what: impl std::fmt::Display) -> Self {

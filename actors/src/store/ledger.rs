@@ -10,19 +10,19 @@ use medrt_domain::event::Event;
 use medrt_domain::ids::UserId;
 use medrt_domain::ledger::{
     AccountRef, Balance, LedgerConfig, LedgerError, Phase as LedgerPhase, PointKind, Reason,
-    Reference, Transfer, TransferId, TransferSpec,
+    Reference, Transfer, TransferSpec,
 };
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder,
-    TransactionTrait,
+    Statement, TransactionTrait,
 };
 
-use super::chunks::statement_chunks;
 use super::entities::ledger_transfers as transfers;
 use super::entities::{ledger_accounts as accounts, ledger_refunds as refunds};
+use super::json_rows::{self, Field};
 use super::key_values;
 use super::ledger_group::apply_group;
-use super::ledger_rows::{to_balance, to_transfer};
+use super::ledger_rows::{balances_from_rows, to_balance, to_transfer};
 use super::page::{self, Page, PageRequest};
 use super::{Store, StoreError};
 
@@ -107,7 +107,7 @@ impl<'a> Ledger<'a> {
                 }
             }
         }
-        let events = balance_events(&txn, &touched).await?;
+        let events = balance_events(&txn, &touched, HashMap::new()).await?;
         self.store
             .commit_with_events(txn, &events, Utc::now())
             .await?;
@@ -183,12 +183,15 @@ impl<'a> Ledger<'a> {
         row.map(to_transfer).transpose()
     }
 
-    /// What is left to refund of `charge`.
-    pub async fn refundable(&self, charge: TransferId) -> Result<u64, StoreError> {
-        let row = refunds::Entity::find_by_id(charge.as_uuid())
+    /// What is left to refund of `charge` (all of it until its first refund, which
+    /// creates the charge's refund row).
+    pub async fn refundable(&self, charge: &Transfer) -> Result<u64, StoreError> {
+        let row = refunds::Entity::find_by_id(charge.id.as_uuid())
             .one(&self.store.db)
             .await?;
-        Ok(row.map_or(0, |r| Ord::max(r.charged - r.refunded, 0) as u64))
+        Ok(row.map_or(charge.spec.amount.get(), |r| {
+            Ord::max(r.charged - r.refunded, 0) as u64
+        }))
     }
 
     pub async fn config(&self) -> Result<LedgerConfig, StoreError> {
@@ -219,60 +222,82 @@ async fn available_of<C: ConnectionTrait>(
     conn: &C,
     user: UserId,
 ) -> Result<(i64, i64), StoreError> {
-    Ok(available_of_all(conn, &BTreeSet::from([user]))
-        .await?
-        .remove(&user)
-        .unwrap_or((0, 0)))
+    let accounts: Vec<AccountRef> = PointKind::ALL
+        .iter()
+        .map(|k| AccountRef::user(user, *k))
+        .collect();
+    let balances = balances_of(conn, &accounts).await?;
+    Ok((
+        available_in(&balances, user, PointKind::High)?,
+        available_in(&balances, user, PointKind::Low)?,
+    ))
 }
 
-/// Available (high, low) points of each of `users`, in one query.
-async fn available_of_all<C: ConnectionTrait>(
+/// The one order in which writers lock account rows (byte order of the key, whatever
+/// the database's collation), so that concurrent writers never deadlock.
+pub(super) const LOCK_ORDER: &str = r#"account COLLATE "C""#;
+
+/// The columns `ledger_rows::balances_from_rows` reads.
+pub(super) const BALANCE_COLUMNS: &str =
+    "account, debits_posted, credits_posted, debits_pending, credits_pending";
+
+/// The stored totals of those of `accounts` that were ever used, in one query.
+async fn balances_of<C: ConnectionTrait>(
     conn: &C,
-    users: &BTreeSet<UserId>,
-) -> Result<HashMap<UserId, (i64, i64)>, StoreError> {
-    let ids: Vec<uuid::Uuid> = users.iter().map(|u| u.as_uuid()).collect();
-    let mut rows = Vec::with_capacity(ids.len() * 2);
-    for chunk in statement_chunks(conn.get_database_backend(), &ids) {
-        let found = accounts::Entity::find()
-            .filter(accounts::Column::UserId.is_in(chunk.iter().copied()))
-            .all(conn)
-            .await?;
-        rows.extend(found);
-    }
-    let mut totals: HashMap<UserId, (i64, i64)> = users.iter().map(|u| (*u, (0, 0))).collect();
-    for row in rows {
-        let account: AccountRef = row.account.parse().map_err(StoreError::corrupt)?;
-        let Some(user) = account.user_id() else {
-            continue;
-        };
-        let available = i64::try_from(to_balance(row)?.available()).map_err(StoreError::corrupt)?;
-        let entry = totals.entry(user).or_default();
-        match account.kind {
-            PointKind::High => entry.0 = available,
-            PointKind::Low => entry.1 = available,
-        }
-    }
-    Ok(totals)
+    accounts: &[AccountRef],
+) -> Result<HashMap<AccountRef, Balance>, StoreError> {
+    let backend = conn.get_database_backend();
+    let keys = json_rows::select(backend, 1, &[("account", Field::Text)], &[]);
+    let sql = format!(
+        "SELECT {BALANCE_COLUMNS} FROM ledger_accounts \
+         WHERE account IN (SELECT k.account FROM ({keys}) AS k)"
+    );
+    let rows: Vec<(String,)> = accounts.iter().map(|a| (a.to_string(),)).collect();
+    let found = conn
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [json_rows::rows(&rows)],
+        ))
+        .await?;
+    balances_from_rows(&found)
 }
 
-/// A `points.balance` event for each of `users`, with their balances as of now.
+fn available_in(
+    balances: &HashMap<AccountRef, Balance>,
+    user: UserId,
+    kind: PointKind,
+) -> Result<i64, StoreError> {
+    let balance = balances
+        .get(&AccountRef::user(user, kind))
+        .copied()
+        .unwrap_or_default();
+    i64::try_from(balance.available()).map_err(StoreError::corrupt)
+}
+
+/// A `points.balance` event for each of `users`: balances already `known` (e.g.
+/// returned by the statement that moved them), the rest read as they stand.
 pub(super) async fn balance_events<C: ConnectionTrait>(
     conn: &C,
     users: &BTreeSet<UserId>,
+    mut known: HashMap<AccountRef, Balance>,
 ) -> Result<Vec<Event>, StoreError> {
-    if users.is_empty() {
-        return Ok(Vec::new());
-    }
-    let balances = available_of_all(conn, users).await?;
-    Ok(users
+    let missing: Vec<AccountRef> = users
         .iter()
-        .map(|u| {
-            let (high, low) = balances.get(u).copied().unwrap_or((0, 0));
-            Event::PointsBalance {
-                user_id: *u,
-                high,
-                low,
-            }
+        .flat_map(|u| PointKind::ALL.iter().map(|k| AccountRef::user(*u, *k)))
+        .filter(|a| !known.contains_key(a))
+        .collect();
+    if !missing.is_empty() {
+        known.extend(balances_of(conn, &missing).await?);
+    }
+    users
+        .iter()
+        .map(|&user_id| {
+            Ok(Event::PointsBalance {
+                user_id,
+                high: available_in(&known, user_id, PointKind::High)?,
+                low: available_in(&known, user_id, PointKind::Low)?,
+            })
         })
-        .collect())
+        .collect()
 }

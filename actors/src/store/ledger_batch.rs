@@ -1,27 +1,23 @@
 //! The ledger's fast path: a whole batch of simple transfers (single, posted or held,
-//! no refunds or settlements) in a constant number of statements. Balances move by one
-//! guarded `UPDATE … FROM` over every account in the batch; if any guard refuses
-//! (an account short on funds, perhaps spent through another node), the transaction
-//! rolls back and the caller falls back to the per-group path, which finds out exactly
-//! which request to refuse.
+//! no refunds or settlements) in a constant number of statements, each with one JSON
+//! parameter whatever the batch size (`json_rows`). Balances move by one upsert over
+//! every account in the batch, which returns the new totals; if any user account would
+//! have been overdrawn (perhaps spent through another node) or any idempotency key was
+//! already used, the transaction rolls back and the caller falls back to the per-group
+//! path, which finds out exactly which request to refuse or replay.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::Utc;
+use medrt_domain::ids::UserId;
 use medrt_domain::ledger::{
-    AccountRef, LedgerError, Phase, Reason, Transfer, TransferId, TransferSpec,
+    AccountRef, Balance, Phase, PointKind, Transfer, TransferId, TransferSpec,
 };
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter,
-    Statement, Value,
-};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr, SqlErr, Statement, Value};
 
-use super::chunks::statement_chunks;
-use super::entities::{
-    ledger_accounts as accounts, ledger_refunds as refunds, ledger_transfers as transfers,
-};
-use super::ledger::{GroupOutcome, balance_events};
-use super::ledger_rows::{account_row, to_transfer, transfer_row};
+use super::json_rows::{self, Field};
+use super::ledger::{BALANCE_COLUMNS, GroupOutcome, balance_events};
+use super::ledger_rows::balances_from_rows;
 use super::outbox::Outbox;
 use super::{Store, StoreError};
 
@@ -36,163 +32,218 @@ pub(super) fn eligible(groups: &[Vec<TransferSpec>]) -> bool {
     })
 }
 
+/// What a batch adds to one account's totals.
 #[derive(Default)]
 struct Delta {
-    debits_posted: i64,
-    credits_posted: i64,
-    debits_pending: i64,
-    credits_pending: i64,
+    debits_posted: u64,
+    credits_posted: u64,
+    debits_pending: u64,
+    credits_pending: u64,
 }
 
-/// Commits `groups` (see `eligible`) in one transaction, or `None` when a guard refused.
+impl Delta {
+    fn debit(&mut self, amount: u64, pending: bool) {
+        *if pending {
+            &mut self.debits_pending
+        } else {
+            &mut self.debits_posted
+        } += amount;
+    }
+
+    fn credit(&mut self, amount: u64, pending: bool) {
+        *if pending {
+            &mut self.credits_pending
+        } else {
+            &mut self.credits_posted
+        } += amount;
+    }
+
+    fn is_zero(&self) -> bool {
+        self.debits_posted == 0
+            && self.credits_posted == 0
+            && self.debits_pending == 0
+            && self.credits_pending == 0
+    }
+}
+
+/// Commits `groups` (see `eligible`) in one transaction, or `None` when a guard
+/// refused or a key was seen before.
 pub(super) async fn commit(
     store: &Store,
     groups: &[Vec<TransferSpec>],
 ) -> Result<Option<Vec<GroupOutcome>>, StoreError> {
-    let txn = store.begin_write().await?;
-    let backend = txn.get_database_backend();
-    let keys: Vec<&str> = groups.iter().map(|g| g[0].key.as_str()).collect();
-    let mut existing: HashMap<String, transfers::Model> = HashMap::new();
-    for chunk in statement_chunks(backend, &keys) {
-        let rows = transfers::Entity::find()
-            .filter(transfers::Column::IdempotencyKey.is_in(chunk.iter().copied()))
-            .all(&txn)
-            .await?;
-        existing.extend(rows.into_iter().map(|m| (m.idempotency_key.clone(), m)));
-    }
     let now = Utc::now();
-    let mut outcomes = Vec::with_capacity(groups.len());
-    let mut fresh: Vec<Transfer> = Vec::with_capacity(groups.len());
     let mut deltas: BTreeMap<AccountRef, Delta> = BTreeMap::new();
-    for group in groups {
-        let spec = &group[0];
-        if let Some(row) = existing.get(spec.key.as_str()) {
-            outcomes.push(if row.fingerprint == spec.fingerprint() {
-                GroupOutcome::Replayed(vec![to_transfer(row.clone())?])
-            } else {
-                GroupOutcome::Rejected(LedgerError::KeyReused)
-            });
-            continue;
-        }
-        let amount = spec.amount.get() as i64;
-        let pending = spec.phase == Phase::Pending;
-        let debit = deltas.entry(spec.debit).or_default();
-        if pending {
-            debit.debits_pending += amount
-        } else {
-            debit.debits_posted += amount
-        }
-        let credit = deltas.entry(spec.credit).or_default();
-        if pending {
-            credit.credits_pending += amount
-        } else {
-            credit.credits_posted += amount
-        }
-        let transfer = Transfer {
-            id: TransferId::generate(),
-            spec: spec.clone(),
-            at: now,
-        };
-        outcomes.push(GroupOutcome::Committed(vec![transfer.clone()]));
-        fresh.push(transfer);
-    }
-    if fresh.is_empty() {
-        txn.commit().await?;
-        return Ok(Some(outcomes));
-    }
-    let deltas: Vec<(AccountRef, Delta)> = deltas.into_iter().collect();
-    let mut moved = 0;
-    for chunk in statement_chunks(backend, &deltas) {
-        accounts::Entity::insert_many(chunk.iter().map(|(a, _)| account_row(*a)))
-            .on_conflict_do_nothing_on([accounts::Column::Account])
-            .exec(&txn)
-            .await?;
-        moved += apply_deltas(&txn, chunk).await?;
-    }
-    if moved != deltas.len() as u64 {
-        txn.rollback().await?;
-        return Ok(None);
-    }
-    for chunk in statement_chunks(backend, &fresh) {
-        transfers::Entity::insert_many(chunk.iter().map(transfer_row))
-            .exec(&txn)
-            .await?;
-    }
-    let charges: Vec<refunds::ActiveModel> = fresh
+    let fresh: Vec<Transfer> = groups
         .iter()
-        .filter(|t| t.spec.reason == Reason::Charge && t.spec.phase == Phase::Posted)
-        .map(|t| refunds::ActiveModel {
-            charge_id: sea_orm::ActiveValue::Set(t.id.as_uuid()),
-            charged: sea_orm::ActiveValue::Set(t.spec.amount.get() as i64),
-            refunded: sea_orm::ActiveValue::Set(0),
+        .map(|group| {
+            let spec = &group[0];
+            let amount = spec.amount.get();
+            let pending = spec.phase == Phase::Pending;
+            deltas.entry(spec.debit).or_default().debit(amount, pending);
+            deltas.entry(spec.credit).or_default().credit(amount, pending);
+            Transfer {
+                id: TransferId::generate(),
+                spec: spec.clone(),
+                at: now,
+            }
         })
         .collect();
-    for chunk in statement_chunks(backend, &charges) {
-        refunds::Entity::insert_many(chunk.to_vec())
-            .exec(&txn)
-            .await?;
+    let users: BTreeSet<UserId> = deltas.keys().filter_map(AccountRef::user_id).collect();
+    if store.concurrent_writers() > 1 {
+        // Every account of each user whose balance moves is locked by the upsert
+        // (sorted, so concurrent batches lock in one order): the balances the user's
+        // event reports cannot change under it. SQLite's single writer needs no lock.
+        for user in &users {
+            for kind in PointKind::ALL {
+                deltas.entry(AccountRef::user(*user, kind)).or_default();
+            }
+        }
     }
-    let touched = fresh
-        .iter()
-        .flat_map(|t| [t.spec.debit.user_id(), t.spec.credit.user_id()])
-        .flatten()
-        .collect();
-    Outbox::append_all(&txn, &balance_events(&txn, &touched).await?, now).await?;
+    let txn = store.begin_write().await?;
+    // Rows nobody else writes go first: the hot account rows stay locked only briefly.
+    if let Err(e) = insert_transfers(&txn, &fresh, now).await {
+        txn.rollback().await?;
+        return match e.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(_)) => Ok(None),
+            _ => Err(e.into()),
+        };
+    }
+    let Some(moved) = move_balances(&txn, &deltas).await? else {
+        txn.rollback().await?;
+        return Ok(None);
+    };
+    let events = balance_events(&txn, &users, moved).await?;
+    Outbox::append_all(&txn, &events, now).await?;
     txn.commit().await?;
-    Ok(Some(outcomes))
+    Ok(Some(
+        fresh
+            .into_iter()
+            .map(|t| GroupOutcome::Committed(vec![t]))
+            .collect(),
+    ))
 }
 
-/// One statement moving every account's totals; user accounts only if they stay
-/// covered (counting only what they had before this batch). Returns the rows moved.
-async fn apply_deltas(
+/// Adds every delta in one upsert (creating accounts on first use; a zero delta only
+/// locks its row) and returns the totals it wrote, or `None` if a user account would
+/// not have covered its debits with what it had before this batch.
+async fn move_balances(
     txn: &DatabaseTransaction,
-    deltas: &[(AccountRef, Delta)],
-) -> Result<u64, StoreError> {
+    deltas: &BTreeMap<AccountRef, Delta>,
+) -> Result<Option<HashMap<AccountRef, Balance>>, StoreError> {
     let backend = txn.get_database_backend();
-    let mut values: Vec<Value> = Vec::with_capacity(deltas.len() * 6);
-    let mut rows = Vec::with_capacity(deltas.len());
-    for (account, d) in deltas {
-        let first = values.len();
-        let p = |i: usize| match backend {
-            DbBackend::Postgres => format!("${}", first + i + 1),
-            _ => "?".to_owned(),
-        };
-        let cast = if backend == DbBackend::Postgres {
-            "::bigint"
-        } else {
-            ""
-        };
-        rows.push(format!(
-            "({}, {}{cast}, {}{cast}, {}{cast}, {}{cast}, {}{cast})",
-            p(0),
-            p(1),
-            p(2),
-            p(3),
-            p(4),
-            p(5)
-        ));
-        values.extend([
-            account.to_string().into(),
-            d.debits_posted.into(),
-            d.credits_posted.into(),
-            d.debits_pending.into(),
-            d.credits_pending.into(),
-            i64::from(account.must_stay_non_negative()).into(),
-        ]);
-    }
-    let sql = format!(
-        "WITH v(account, dp, cp, dpe, cpe, guarded) AS (VALUES {}) \
-         UPDATE ledger_accounts SET \
-           debits_posted = ledger_accounts.debits_posted + v.dp, \
-           credits_posted = ledger_accounts.credits_posted + v.cp, \
-           debits_pending = ledger_accounts.debits_pending + v.dpe, \
-           credits_pending = ledger_accounts.credits_pending + v.cpe \
-         FROM v WHERE ledger_accounts.account = v.account AND (v.guarded = 0 OR \
-           ledger_accounts.credits_posted - ledger_accounts.debits_posted - ledger_accounts.debits_pending - v.dp - v.dpe >= 0)",
-        rows.join(", ")
+    // Upserted (and so locked) in `LOCK_ORDER`.
+    let mut rows: Vec<_> = deltas
+        .iter()
+        .map(|(account, d)| {
+            (
+                account.to_string(),
+                account.user_id().map(|u| u.as_uuid().simple().to_string()),
+                account.kind.as_str(),
+                d.debits_posted,
+                d.credits_posted,
+                d.debits_pending,
+                d.credits_pending,
+            )
+        })
+        .collect();
+    rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let source = json_rows::select(
+        backend,
+        1,
+        &[
+            ("account", Field::Text),
+            ("user_id", Field::Uuid),
+            ("kind", Field::Text),
+            ("dp", Field::BigInt),
+            ("cp", Field::BigInt),
+            ("dpe", Field::BigInt),
+            ("cpe", Field::BigInt),
+        ],
+        &[],
     );
-    let result = txn
-        .execute_raw(Statement::from_sql_and_values(backend, sql, values))
+    // `WHERE true` tells SQLite's parser the upsert's ON is not a join constraint.
+    let sql = format!(
+        "INSERT INTO ledger_accounts (account, user_id, kind, debits_posted, credits_posted, \
+           debits_pending, credits_pending) \
+         SELECT * FROM ({source}) AS d WHERE true \
+         ON CONFLICT (account) DO UPDATE SET \
+           debits_posted = ledger_accounts.debits_posted + excluded.debits_posted, \
+           credits_posted = ledger_accounts.credits_posted + excluded.credits_posted, \
+           debits_pending = ledger_accounts.debits_pending + excluded.debits_pending, \
+           credits_pending = ledger_accounts.credits_pending + excluded.credits_pending \
+         WHERE excluded.debits_posted <> 0 OR excluded.credits_posted <> 0 \
+           OR excluded.debits_pending <> 0 OR excluded.credits_pending <> 0 \
+         RETURNING {BALANCE_COLUMNS}"
+    );
+    let found = txn
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [json_rows::rows(&rows)],
+        ))
         .await?;
-    Ok(result.rows_affected())
+    let balances = balances_from_rows(&found)?;
+    let covered = deltas.iter().all(|(account, d)| {
+        d.is_zero()
+            || !account.must_stay_non_negative()
+            || balances.get(account).is_some_and(|after| {
+                // What it had before this batch, less what the batch takes.
+                after.available() - i128::from(d.credits_posted) >= 0
+            })
+    });
+    Ok(covered.then_some(balances))
+}
+
+async fn insert_transfers(
+    txn: &DatabaseTransaction,
+    fresh: &[Transfer],
+    now: chrono::DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let backend = txn.get_database_backend();
+    let rows: Vec<_> = fresh
+        .iter()
+        .map(|t| {
+            let s = &t.spec;
+            (
+                t.id.as_uuid().simple().to_string(),
+                s.key.as_str(),
+                s.debit.to_string(),
+                s.credit.to_string(),
+                s.debit.kind.as_str(),
+                s.amount.get(),
+                s.reason.as_str(),
+                s.reference.as_ref().map(|r| r.as_str()),
+                s.phase.name(),
+            )
+        })
+        .collect();
+    let at = json_rows::param(backend, 2);
+    let source = json_rows::select(
+        backend,
+        1,
+        &[
+            ("id", Field::Uuid),
+            ("idempotency_key", Field::Text),
+            ("debit_account", Field::Text),
+            ("credit_account", Field::Text),
+            ("kind", Field::Text),
+            ("amount", Field::BigInt),
+            ("reason", Field::Text),
+            ("reference", Field::Text),
+            ("phase", Field::Text),
+        ],
+        &[&at],
+    );
+    let sql = format!(
+        "INSERT INTO ledger_transfers (id, idempotency_key, debit_account, \
+           credit_account, kind, amount, reason, reference, phase, created_at) {source}"
+    );
+    txn.execute_raw(Statement::from_sql_and_values(
+        backend,
+        sql,
+        [json_rows::rows(&rows), Value::from(now)],
+    ))
+    .await?;
+    Ok(())
 }

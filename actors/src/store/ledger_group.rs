@@ -2,18 +2,22 @@
 //! against the database one transfer at a time. Handles what the batch fast path
 //! does not (settlements, refunds, linked groups, and batches a guard refused).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use chrono::Utc;
 use medrt_domain::ledger::{AccountRef, LedgerError, Phase, Transfer, TransferId, TransferSpec};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
+    QueryFilter, Statement,
+};
 
 use super::StoreError;
 use super::entities::{
     ledger_accounts as accounts, ledger_refunds as refunds, ledger_transfers as transfers,
 };
-use super::ledger::{GroupOutcome, balance_of};
+use super::json_rows::{self, Field};
+use super::ledger::{GroupOutcome, LOCK_ORDER, balance_of};
 use super::ledger_rows::{account_row, to_transfer, transfer_row};
 
 /// One group inside its savepoint. `Err` is a database failure; rule violations come
@@ -34,14 +38,20 @@ pub(super) async fn apply_group(
         let mut replayed = Vec::with_capacity(group.len());
         for spec in group {
             match existing.get(spec.key.as_str()) {
-                Some(row) if row.fingerprint == spec.fingerprint() => {
-                    replayed.push(to_transfer(row.clone())?)
+                Some(row) => {
+                    let earlier = to_transfer(row.clone())?;
+                    // A retry with the same key must repeat the request exactly.
+                    if earlier.spec != *spec {
+                        return Ok(GroupOutcome::Rejected(LedgerError::KeyReused));
+                    }
+                    replayed.push(earlier);
                 }
-                _ => return Ok(GroupOutcome::Rejected(LedgerError::KeyReused)),
+                None => return Ok(GroupOutcome::Rejected(LedgerError::KeyReused)),
             }
         }
         return Ok(GroupOutcome::Replayed(replayed));
     }
+    prepare_accounts(txn, group).await?;
     let now = Utc::now();
     let mut done = Vec::with_capacity(group.len());
     for spec in group {
@@ -67,8 +77,6 @@ async fn apply_one(
     if let Err(e) = spec.check_shape() {
         return Ok(Err(e));
     }
-    ensure_account(txn, spec.debit).await?;
-    ensure_account(txn, spec.credit).await?;
     let amount = spec.amount.get() as i64;
     match spec.phase {
         Phase::Posted | Phase::Pending => {
@@ -195,6 +203,16 @@ async fn reserve_refund(
         return Ok(Err(LedgerError::RefundMismatch));
     }
     let amount = spec.amount.get() as i64;
+    // A charge's refund row is created by its first refund, keeping charges cheap.
+    let first = refunds::ActiveModel {
+        charge_id: Set(charge.as_uuid()),
+        charged: Set(row.spec.amount.get() as i64),
+        refunded: Set(0),
+    };
+    refunds::Entity::insert(first)
+        .on_conflict_do_nothing_on([refunds::Column::ChargeId])
+        .exec_without_returning(txn)
+        .await?;
     let updated = refunds::Entity::update_many()
         .col_expr(
             refunds::Column::Refunded,
@@ -220,27 +238,43 @@ async fn reserve_refund(
     Ok(Ok(()))
 }
 
-async fn ensure_account(txn: &DatabaseTransaction, account: AccountRef) -> Result<(), StoreError> {
-    accounts::Entity::insert(account_row(account))
-        .on_conflict_do_nothing_on([accounts::Column::Account])
-        .exec(txn)
+/// Creates the group's accounts on first use and, on PostgreSQL, locks them in sorted
+/// order, as the batch path's upsert does: concurrent writers (a second batch, another
+/// node) then always wait for each other in one order and never deadlock.
+async fn prepare_accounts(
+    txn: &DatabaseTransaction,
+    group: &[TransferSpec],
+) -> Result<(), StoreError> {
+    let accounts: BTreeSet<AccountRef> = group.iter().flat_map(|s| [s.debit, s.credit]).collect();
+    for account in &accounts {
+        accounts::Entity::insert(account_row(*account))
+            .on_conflict_do_nothing_on([accounts::Column::Account])
+            .exec_without_returning(txn)
+            .await?;
+    }
+    let backend = txn.get_database_backend();
+    if backend == DbBackend::Postgres {
+        let keys: Vec<(String,)> = accounts.iter().map(|a| (a.to_string(),)).collect();
+        let source = json_rows::select(backend, 1, &[("account", Field::Text)], &[]);
+        let sql = format!(
+            "SELECT account FROM ledger_accounts \
+             WHERE account IN (SELECT k.account FROM ({source}) AS k) \
+             ORDER BY {LOCK_ORDER} FOR UPDATE"
+        );
+        txn.query_all_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [json_rows::rows(&keys)],
+        ))
         .await?;
+    }
     Ok(())
 }
 
 async fn insert_transfer(txn: &DatabaseTransaction, t: &Transfer) -> Result<(), StoreError> {
-    let spec = &t.spec;
     transfers::Entity::insert(transfer_row(t))
-        .exec(txn)
+        .exec_without_returning(txn)
         .await
         .map_err(|e| StoreError::unique(e, "idempotency key"))?;
-    if spec.is_charge() {
-        let charge = refunds::ActiveModel {
-            charge_id: Set(t.id.as_uuid()),
-            charged: Set(spec.amount.get() as i64),
-            refunded: Set(0),
-        };
-        refunds::Entity::insert(charge).exec(txn).await?;
-    }
     Ok(())
 }

@@ -4,7 +4,10 @@ use medrt_domain::ledger::{
     AccountRef, Amount, Balance, IdempotencyKey, Phase, Reason, Reference, Transfer, TransferId,
     TransferSpec,
 };
+use std::collections::HashMap;
+
 use sea_orm::ActiveValue::Set;
+use sea_orm::QueryResult;
 
 use super::StoreError;
 use super::entities::{ledger_accounts as accounts, ledger_transfers as transfers};
@@ -30,7 +33,6 @@ pub(super) fn transfer_row(t: &Transfer) -> transfers::ActiveModel {
     transfers::ActiveModel {
         id: Set(t.id.as_uuid()),
         idempotency_key: Set(spec.key.as_str().to_owned()),
-        fingerprint: Set(spec.fingerprint()),
         debit_account: Set(spec.debit.to_string()),
         credit_account: Set(spec.credit.to_string()),
         kind: Set(spec.debit.kind.as_str().to_owned()),
@@ -55,6 +57,31 @@ pub(super) fn to_balance(row: accounts::Model) -> Result<Balance, StoreError> {
         debits_pending: n(row.debits_pending)?,
         credits_pending: n(row.credits_pending)?,
     })
+}
+
+/// Account totals from rows selected as `ledger::BALANCE_COLUMNS`.
+pub(super) fn balances_from_rows(
+    rows: &[QueryResult],
+) -> Result<HashMap<AccountRef, Balance>, StoreError> {
+    rows.iter()
+        .map(|row| {
+            let account: String = row.try_get("", "account")?;
+            let total = |column: &str| -> Result<u64, StoreError> {
+                let v: i64 = row.try_get("", column)?;
+                u64::try_from(v)
+                    .map_err(|_| StoreError::corrupt(format!("negative {column} on {account}")))
+            };
+            Ok((
+                account.parse().map_err(StoreError::corrupt)?,
+                Balance {
+                    debits_posted: total("debits_posted")?,
+                    credits_posted: total("credits_posted")?,
+                    debits_pending: total("debits_pending")?,
+                    credits_pending: total("credits_pending")?,
+                },
+            ))
+        })
+        .collect()
 }
 
 pub(super) fn to_transfer(row: transfers::Model) -> Result<Transfer, StoreError> {

@@ -2,6 +2,7 @@
 //! Architecture invariant: sea-orm types never leave this module.
 
 mod announcements;
+mod checkpoint;
 mod chunks;
 mod commission_totals;
 mod commissions;
@@ -9,6 +10,7 @@ mod coupons;
 mod distributors;
 mod entities;
 mod error;
+mod json_rows;
 mod key_values;
 mod ledger;
 mod ledger_batch;
@@ -58,8 +60,13 @@ fn sqlite_dir(url: &str) -> Option<&std::path::Path> {
 #[derive(Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    /// Reads that need not see uncommitted work and should not wait for the writer
+    /// (the same pool as `db` except for SQLite on disk).
+    reader: DatabaseConnection,
     /// Woken after every commit that wrote to the outbox, so the relay publishes at once.
     outbox_written: Arc<Notify>,
+    /// SQLite on disk: WAL checkpoints in the background (see `checkpoint`).
+    _checkpointer: Option<Arc<checkpoint::Checkpointer>>,
 }
 
 impl Store {
@@ -83,19 +90,47 @@ impl Store {
             .min_connections(settings.min_connections.min(max_connections))
             .connect_timeout(Duration::from_millis(settings.connect_timeout_ms))
             .acquire_timeout(Duration::from_millis(settings.acquire_timeout_ms))
-            .sqlx_logging(false);
+            .sqlx_logging(false)
+            // A ping on every checkout costs a round trip per transaction; only a
+            // connection idle long enough to have been dropped is checked.
+            .test_before_acquire_if_idle_for(Duration::from_secs(30));
         let busy_timeout = Duration::from_millis(settings.sqlite_busy_timeout_ms);
-        options.map_sqlx_sqlite_opts(move |o| {
-            o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
-                .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
-                .busy_timeout(busy_timeout)
-                .foreign_keys(true)
-                .create_if_missing(true)
-        });
+        let sqlite = move |background_checkpoints: bool| {
+            move |o: sea_orm::sqlx::sqlite::SqliteConnectOptions| {
+                let o = o
+                    .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                    .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                    .busy_timeout(busy_timeout)
+                    .foreign_keys(true)
+                    .create_if_missing(true)
+                    .pragma("cache_size", "-16384");
+                if background_checkpoints {
+                    o.pragma("wal_autocheckpoint", "0")
+                } else {
+                    o
+                }
+            }
+        };
+        options.map_sqlx_sqlite_opts(sqlite(false));
+        // SQLite on disk also gets connections beside the writer, which WAL lets read
+        // while it writes: for the outbox relay's scans and the WAL checkpoints.
+        let (reader, checkpointer) = match sqlite_dir(&settings.url) {
+            Some(_) => {
+                let mut side = options.clone();
+                side.max_connections(2).min_connections(1);
+                let reader = Database::connect(side).await?;
+                let checkpoints = checkpoint::start(reader.clone());
+                options.map_sqlx_sqlite_opts(sqlite(true));
+                (Some(reader), Some(Arc::new(checkpoints)))
+            }
+            None => (None, None),
+        };
         let db = Database::connect(options).await?;
         Ok(Self {
+            reader: reader.unwrap_or_else(|| db.clone()),
             db,
             outbox_written: Arc::new(Notify::new()),
+            _checkpointer: checkpointer,
         })
     }
 
@@ -108,6 +143,14 @@ impl Store {
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.db.execute_unprepared("SELECT 1").await?;
         Ok(())
+    }
+
+    /// How many write transactions may usefully run at once: SQLite has one writer.
+    pub fn concurrent_writers(&self) -> usize {
+        match self.db.get_database_backend() {
+            DbBackend::Postgres => 2,
+            _ => 1,
+        }
     }
 
     pub fn backend_name(&self) -> &'static str {

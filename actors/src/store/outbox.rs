@@ -6,14 +6,14 @@ use chrono::{DateTime, Utc};
 use medrt_domain::event::Event;
 use medrt_domain::ids::EventId;
 use medrt_domain::topic::Topic;
-use sea_orm::sea_query::{Expr, LockBehavior, LockType, OnConflict};
+use sea_orm::sea_query::{LockBehavior, LockType, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait, Value,
 };
 
-use super::chunks::statement_chunks;
 use super::entities::{outbox, outbox_meta};
+use super::json_rows::{self, Field};
 use super::{Store, StoreError};
 use crate::bus::Delivery;
 
@@ -45,7 +45,7 @@ impl<'a> Outbox<'a> {
         Self { store }
     }
 
-    /// Appends several events in one statement.
+    /// Appends several events, in order, in one statement.
     pub(super) async fn append_all<C: ConnectionTrait>(
         conn: &C,
         events: &[Event],
@@ -56,13 +56,34 @@ impl<'a> Outbox<'a> {
         }
         let rows = events
             .iter()
-            .map(|e| row(e, now))
-            .collect::<Result<Vec<_>, _>>()?;
-        for chunk in statement_chunks(conn.get_database_backend(), &rows) {
-            outbox::Entity::insert_many(chunk.to_vec())
-                .exec(conn)
-                .await?;
-        }
+            .map(|event| {
+                let (aggregate, aggregate_id) = event.aggregate();
+                let payload = serde_json::to_string(event).map_err(StoreError::corrupt)?;
+                Ok((event.topic().to_string(), aggregate, aggregate_id, payload))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let backend = conn.get_database_backend();
+        let at = json_rows::param(backend, 2);
+        let source = json_rows::select(
+            backend,
+            1,
+            &[
+                ("topic", Field::Text),
+                ("aggregate", Field::Text),
+                ("aggregate_id", Field::Text),
+                ("payload", Field::Text),
+            ],
+            &[&at],
+        );
+        let sql = format!(
+            "INSERT INTO outbox (topic, aggregate, aggregate_id, payload, created_at) {source}"
+        );
+        conn.execute_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [json_rows::rows(&rows), Value::from(now)],
+        ))
+        .await?;
         Ok(())
     }
 
@@ -84,7 +105,8 @@ impl<'a> Outbox<'a> {
                 deliveries: decode_all(rows)?,
             })
         } else {
-            let rows = query.all(db).await?;
+            // SQLite: one node, one relay; scanning beside the writer keeps it free.
+            let rows = query.all(&self.store.reader).await?;
             Ok(Claim {
                 txn: None,
                 deliveries: decode_all(rows)?,
@@ -172,13 +194,21 @@ impl Claim {
     /// Marks `published` as done and releases the claim; the rest stay for the next pass.
     pub async fn finish(self, published: &[EventId], store: &Store) -> Result<(), StoreError> {
         if !published.is_empty() {
-            let ids: Vec<i64> = published.iter().map(|id| id.get()).collect();
-            let update = outbox::Entity::update_many()
-                .col_expr(outbox::Column::PublishedAt, Expr::value(Utc::now()))
-                .filter(outbox::Column::Id.is_in(ids));
+            let backend = store.db.get_database_backend();
+            let ids: Vec<(i64,)> = published.iter().map(|id| (id.get(),)).collect();
+            let source = json_rows::select(backend, 1, &[("id", Field::BigInt)], &[]);
+            let sql = format!(
+                "UPDATE outbox SET published_at = {} WHERE id IN (SELECT p.id FROM ({source}) AS p)",
+                json_rows::param(backend, 2)
+            );
+            let update = Statement::from_sql_and_values(
+                backend,
+                sql,
+                [json_rows::rows(&ids), Value::from(Utc::now())],
+            );
             match &self.txn {
-                Some(txn) => update.exec(txn).await?,
-                None => update.exec(&store.db).await?,
+                Some(txn) => txn.execute_raw(update).await?,
+                None => store.db.execute_raw(update).await?,
             };
         }
         if let Some(txn) = self.txn {
@@ -186,19 +216,6 @@ impl Claim {
         }
         Ok(())
     }
-}
-
-fn row(event: &Event, now: DateTime<Utc>) -> Result<outbox::ActiveModel, StoreError> {
-    let (aggregate, aggregate_id) = event.aggregate();
-    Ok(outbox::ActiveModel {
-        topic: Set(event.topic().to_string()),
-        aggregate: Set(aggregate.to_owned()),
-        aggregate_id: Set(aggregate_id),
-        payload: Set(serde_json::to_string(event).map_err(StoreError::corrupt)?),
-        created_at: Set(now),
-        published_at: Set(None),
-        ..Default::default()
-    })
 }
 
 fn decode_all(rows: Vec<outbox::Model>) -> Result<Vec<Delivery>, StoreError> {

@@ -96,7 +96,8 @@ impl Book {
         for spec in group {
             if let Some(id) = self.by_key.get(&spec.key) {
                 let existing = &self.transfers[id];
-                if existing.spec.fingerprint() != spec.fingerprint() {
+                // A retry with the same key must repeat the request exactly.
+                if existing.spec != *spec {
                     return Err(LedgerError::KeyReused);
                 }
                 replayed.push(existing.clone());

@@ -153,28 +153,10 @@ impl TransferSpec {
         Ok(())
     }
 
-    /// The body a key stands for: a retry with the same key must repeat it exactly.
     /// A charge that moved points (posted at once, or a hold's settlement): the only
     /// kind of transfer a refund may reverse.
     pub fn is_charge(&self) -> bool {
         self.reason == Reason::Charge && matches!(self.phase, Phase::Posted | Phase::Post(_))
-    }
-
-    pub fn fingerprint(&self) -> String {
-        format!(
-            "{}|{}|{}|{}|{}|{}|{:?}|{}",
-            self.debit,
-            self.credit,
-            self.amount.get(),
-            self.reason.as_str(),
-            self.reference.as_ref().map_or("", Reference::as_str),
-            match self.phase {
-                Phase::Post(h) | Phase::Void(h) => format!("{}:{h}", self.phase.name()),
-                Phase::Posted | Phase::Pending => self.phase.name().to_owned(),
-            },
-            self.reverses,
-            self.key.as_str(),
-        )
     }
 }
 

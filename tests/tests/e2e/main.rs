@@ -8,6 +8,7 @@ mod commission_recompute;
 mod commissions;
 mod distribution;
 mod ledger_crash;
+mod migrations;
 mod ops;
 mod orders;
 mod outbox;

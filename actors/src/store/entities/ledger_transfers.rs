@@ -7,7 +7,6 @@ pub struct Model {
     pub id: Uuid,
     #[sea_orm(unique)]
     pub idempotency_key: String,
-    pub fingerprint: String,
     pub debit_account: String,
     pub credit_account: String,
     pub kind: String,

@@ -1,0 +1,143 @@
+//! Upgrading a database that already holds transfers: the ledger's lean schema
+//! (migration 13) keeps every row readable and still lets a hold settle only once.
+
+use medrt_actors::store::{DatabaseSettings, PageRequest, Store};
+use medrt_domain::ids::UserId;
+use medrt_domain::ledger::Phase;
+use medrt_migrations::{Migrator, MigratorTrait};
+use medrt_tests::TestBackend;
+use sea_orm::{ConnectionTrait, Database, DbBackend, Statement, Value};
+
+const BEFORE_LEAN_SCHEMA: u32 = 12;
+
+/// A transfer row written straight into the table, as an older release would have.
+struct OldRow<'a> {
+    key: &'a str,
+    phase: &'a str,
+    settles: Option<uuid::Uuid>,
+    /// The column before migration 13; `None` after it.
+    fingerprint: Option<&'a str>,
+}
+
+fn insert(backend: DbBackend, id: uuid::Uuid, payer: &str, row: OldRow<'_>) -> Statement {
+    let p: Vec<String> = (1..=12)
+        .map(|n| match backend {
+            DbBackend::Postgres => format!("${n}"),
+            _ => "?".to_owned(),
+        })
+        .collect();
+    let (columns, values) = match row.fingerprint {
+        Some(_) => (", fingerprint", format!(", {}", p[11])),
+        None => ("", String::new()),
+    };
+    let sql = format!(
+        "INSERT INTO ledger_transfers (id, idempotency_key, debit_account, credit_account, kind, \
+         amount, reason, reference, phase, settles, created_at{columns}) \
+         VALUES ({}{values})",
+        p[..11].join(", ")
+    );
+    let mut params: Vec<Value> = vec![
+        id.into(),
+        row.key.into(),
+        payer.into(),
+        "s:revenue:high".into(),
+        "high".into(),
+        40i64.into(),
+        "charge".into(),
+        Value::String(Some("task:lean".to_owned())),
+        row.phase.into(),
+        Value::Uuid(row.settles),
+        chrono::Utc::now().into(),
+    ];
+    if let Some(f) = row.fingerprint {
+        params.push(f.into());
+    }
+    Statement::from_sql_and_values(backend, sql, params)
+}
+
+#[tokio::test]
+async fn the_lean_ledger_schema_keeps_existing_transfers_and_single_settlement() {
+    let backend = TestBackend::new().await;
+    let db = Database::connect(backend.database_url.as_str())
+        .await
+        .unwrap();
+    let kind = db.get_database_backend();
+    Migrator::up(&db, Some(BEFORE_LEAN_SCHEMA)).await.unwrap();
+
+    let user = UserId::generate();
+    let payer = format!("u:{user}:high");
+    let (hold, post) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    for (id, key, phase, settles) in [
+        (hold, "old-hold", "pending", None),
+        (post, "old-post", "post", Some(hold)),
+    ] {
+        let row = OldRow {
+            key,
+            phase,
+            settles,
+            fingerprint: Some("old"),
+        };
+        db.execute_raw(insert(kind, id, &payer, row)).await.unwrap();
+    }
+
+    Migrator::up(&db, None).await.unwrap();
+
+    // A second settlement of the same hold is refused by the database itself.
+    let again = OldRow {
+        key: "new-void",
+        phase: "void",
+        settles: Some(hold),
+        fingerprint: None,
+    };
+    let refused = db
+        .execute_raw(insert(kind, uuid::Uuid::now_v7(), &payer, again))
+        .await;
+    assert!(refused.is_err(), "a hold settled twice");
+    // Transfers without a settlement (NULL) are not limited to one.
+    for key in ["new-1", "new-2"] {
+        let row = OldRow {
+            key,
+            phase: "posted",
+            settles: None,
+            fingerprint: None,
+        };
+        db.execute_raw(insert(kind, uuid::Uuid::now_v7(), &payer, row))
+            .await
+            .unwrap();
+    }
+    db.close().await.unwrap();
+
+    let store = Store::connect(&DatabaseSettings {
+        url: backend.database_url.clone(),
+        max_connections: 4,
+        min_connections: 1,
+        connect_timeout_ms: 5000,
+        acquire_timeout_ms: 5000,
+        sqlite_busy_timeout_ms: 5000,
+    })
+    .await
+    .unwrap();
+    let page = store
+        .ledger()
+        .history(
+            user,
+            PageRequest {
+                limit: 10,
+                after: None,
+            },
+        )
+        .await
+        .unwrap();
+    let phases: Vec<(uuid::Uuid, Phase)> = page
+        .items
+        .iter()
+        .map(|t| (t.id.as_uuid(), t.spec.phase))
+        .collect();
+    assert_eq!(phases.len(), 4, "{phases:?}");
+    assert!(phases.contains(&(hold, Phase::Pending)));
+    assert!(
+        phases
+            .iter()
+            .any(|(id, p)| *id == post && matches!(p, Phase::Post(h) if h.as_uuid() == hold))
+    );
+}
