@@ -81,7 +81,10 @@ pub(super) async fn commit(
             let amount = spec.amount.get();
             let pending = spec.phase == Phase::Pending;
             deltas.entry(spec.debit).or_default().debit(amount, pending);
-            deltas.entry(spec.credit).or_default().credit(amount, pending);
+            deltas
+                .entry(spec.credit)
+                .or_default()
+                .credit(amount, pending);
             Transfer {
                 id: TransferId::generate(),
                 spec: spec.clone(),
