@@ -1,10 +1,12 @@
 //! `ledger`: transfers per second and latency through (a) the actor + group-commit
 //! path and (b) a naive baseline (one database transaction per transfer, guarded by a
-//! row-locking conditional update), with 1, 16 and 256 concurrent clients, on SQLite
+//! row-locking conditional update), and (c) the store alone committing one batch of
+//! every client's next transfer at a time, no actors (the ceiling for (a) on that
+//! database), with 1, 16 and 256 concurrent clients, on SQLite
 //! and, when `MEDRT_BENCH_DATABASE_URL` (or `MEDRT_TEST_DATABASE_URL`) names a
 //! PostgreSQL server, on PostgreSQL. The books are audited after every run.
 //!
-//! Run: `make bench` or `cargo bench -p medrt-actors --bench ledger -- [--seconds 3] [--clients 1,16,256] [--path actors|naive]`.
+//! Run: `make bench` or `cargo bench -p medrt-actors --bench ledger -- [--seconds 3] [--clients 1,16,256] [--path actors|naive|store]`.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -12,7 +14,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use medrt_actors::ledger::LedgerService;
-use medrt_actors::store::GroupOutcome;
+use medrt_actors::store::{GroupOutcome, Store};
 use medrt_domain::ids::UserId;
 use medrt_domain::ledger::{
     AccountRef, Amount, IdempotencyKey, Phase, PointKind, Reason, SystemAccount, TransferSpec,
@@ -25,6 +27,17 @@ const CLIENTS: [usize; 3] = [1, 16, 256];
 enum Path {
     Actors,
     Naive,
+    Store,
+}
+
+impl Path {
+    fn label(self) -> &'static str {
+        match self {
+            Path::Actors => "actors + group commit",
+            Path::Naive => "naive: txn per transfer",
+            Path::Store => "store only: one batch per round",
+        }
+    }
 }
 
 struct Row {
@@ -76,6 +89,36 @@ async fn run(
     }
     let deadline = Instant::now() + Duration::from_secs_f64(seconds);
     let started = Instant::now();
+    let latencies = if path == Path::Store {
+        store_rounds(&store, &users, deadline).await
+    } else {
+        clients_in_parallel(&ledger, &store, &users, path == Path::Actors, deadline).await
+    };
+    let elapsed = started.elapsed().as_secs_f64();
+    let pick = |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize];
+    let audit = store.ledger().audit().await.expect("audit");
+    node.shutdown(Duration::from_secs(2)).await;
+    Row {
+        database: database_name,
+        path: path.label(),
+        clients,
+        per_sec: latencies.len() as f64 / elapsed,
+        p50_ms: pick(0.50),
+        p99_ms: pick(0.99),
+        transfers: latencies.len(),
+        balanced: audit.balanced() && audit.transfers as usize == latencies.len() + clients,
+    }
+}
+
+/// Each client spends in a loop, waiting for each answer, through the actors or
+/// straight to the store one transfer per transaction; sorted latencies in ms.
+async fn clients_in_parallel(
+    ledger: &LedgerService,
+    store: &Store,
+    users: &[UserId],
+    through_actors: bool,
+    deadline: Instant,
+) -> Vec<f64> {
     let workers: Vec<_> = users
         .iter()
         .enumerate()
@@ -87,12 +130,13 @@ async fn run(
                 while Instant::now() < deadline {
                     let spec = spend(user, format!("c{c}-{n}"));
                     let t = Instant::now();
-                    let ok = match path {
-                        Path::Actors => ledger.submit(vec![spec]).await.is_ok(),
-                        Path::Naive => matches!(
+                    let ok = if through_actors {
+                        ledger.submit(vec![spec]).await.is_ok()
+                    } else {
+                        matches!(
                             store.ledger().commit(&[vec![spec]]).await.as_deref(),
                             Ok([GroupOutcome::Committed(_)])
-                        ),
+                        )
                     };
                     assert!(ok, "a funded spend must succeed");
                     latencies.push(t.elapsed().as_secs_f64() * 1000.0);
@@ -106,25 +150,35 @@ async fn run(
     for w in workers {
         latencies.extend(w.await.expect("worker"));
     }
-    let elapsed = started.elapsed().as_secs_f64();
     latencies.sort_by(f64::total_cmp);
-    let pick = |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize];
-    let audit = store.ledger().audit().await.expect("audit");
-    node.shutdown(Duration::from_secs(2)).await;
-    Row {
-        database: database_name,
-        path: if path == Path::Actors {
-            "actors + group commit"
-        } else {
-            "naive: txn per transfer"
-        },
-        clients,
-        per_sec: latencies.len() as f64 / elapsed,
-        p50_ms: pick(0.50),
-        p99_ms: pick(0.99),
-        transfers: latencies.len(),
-        balanced: audit.balanced() && audit.transfers as usize == latencies.len() + clients,
+    latencies
+}
+
+/// One spend per client per round, each round committed as one batch by the store; a
+/// transfer's latency is its round's. Sorted latencies in ms.
+async fn store_rounds(store: &Store, users: &[UserId], deadline: Instant) -> Vec<f64> {
+    let mut latencies = Vec::new();
+    let mut round = 0usize;
+    while Instant::now() < deadline {
+        let groups: Vec<_> = users
+            .iter()
+            .enumerate()
+            .map(|(c, user)| vec![spend(*user, format!("c{c}-{round}"))])
+            .collect();
+        let t = Instant::now();
+        let outcomes = store.ledger().commit(&groups).await.expect("batch commits");
+        assert!(
+            outcomes
+                .iter()
+                .all(|o| matches!(o, GroupOutcome::Committed(_))),
+            "a funded spend must succeed"
+        );
+        let ms = t.elapsed().as_secs_f64() * 1000.0;
+        latencies.extend(std::iter::repeat_n(ms, groups.len()));
+        round += 1;
     }
+    latencies.sort_by(f64::total_cmp);
+    latencies
 }
 
 /// A fresh PostgreSQL database next to the one `admin_url` names.
@@ -151,7 +205,7 @@ async fn fresh_postgres(admin_url: &str) -> String {
 async fn main() {
     let mut seconds = 3.0;
     let mut clients_list: Vec<usize> = CLIENTS.to_vec();
-    let mut paths = vec![Path::Actors, Path::Naive];
+    let mut paths = vec![Path::Actors, Path::Naive, Path::Store];
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -172,7 +226,8 @@ async fn main() {
                 paths = match args.next().as_deref() {
                     Some("actors") => vec![Path::Actors],
                     Some("naive") => vec![Path::Naive],
-                    _ => panic!("--path actors|naive"),
+                    Some("store") => vec![Path::Store],
+                    _ => panic!("--path actors|naive|store"),
                 }
             }
             "--bench" => {}
@@ -187,6 +242,7 @@ async fn main() {
         for &path in &paths {
             let url = support::sqlite_url("bench");
             rows.push(run("SQLite", &url, path, clients, seconds).await);
+            support::remove_sqlite(&url);
             eprintln!("  sqlite {clients} clients done");
             if let Some(admin) = &postgres {
                 rows.push(

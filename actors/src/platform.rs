@@ -20,6 +20,9 @@ use crate::session::{Outbound, SessionMsg};
 use crate::session_supervisor::{OpenError, SessionSupervisorMsg};
 use crate::store::{Settled, Store};
 
+/// The root stops its children one after another, each within `CALL_TIMEOUT`.
+const STOP_TIMEOUT: Duration = Duration::from_secs(40);
+
 /// Settling a large backlog takes a while; the caller waits for it.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -182,7 +185,7 @@ impl Platform {
         }
         let _ = self
             .root
-            .stop_and_wait(Some("shutdown".into()), Some(CALL_TIMEOUT))
+            .stop_and_wait(Some("shutdown".into()), Some(STOP_TIMEOUT))
             .await;
         self.store.clone().close().await;
     }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 
+use crate::ask::CALL_TIMEOUT;
 use crate::bus::Bus;
 use crate::cache::Cache;
 use crate::distribution::{SettlementActor, SettlementArgs, SettlementMsg, SettlementSettings};
@@ -95,12 +96,21 @@ impl Actor for RootActor {
             accounts,
             settlement,
         } = &state.children;
-        settlement.stop(None);
-        accounts.stop(None);
-        committer.stop(None);
-        sessions.stop(None);
-        relay.stop(None);
-        hub.stop(None);
+        // One at a time, each finishing the message in hand: what is still linked when
+        // the root ends is killed mid-message (a write cut off, its callers unanswered).
+        let order = [
+            settlement.get_cell(),
+            accounts.get_cell(),
+            committer.get_cell(),
+            sessions.get_cell(),
+            relay.get_cell(),
+            hub.get_cell(),
+        ];
+        for child in order {
+            if let Err(e) = child.stop_and_wait(None, Some(CALL_TIMEOUT)).await {
+                tracing::warn!(error = %e, "a child did not stop in time; it is killed");
+            }
+        }
         Ok(())
     }
 

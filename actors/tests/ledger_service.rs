@@ -19,9 +19,11 @@ fn points(n: i64) -> Amount {
     Amount::new(n).unwrap()
 }
 
-async fn platform() -> (Platform, Store) {
-    let store = support::open_store(&support::sqlite_url("charging")).await;
-    (support::start_node(&store, 64).await, store)
+/// A node on a database of its own, and that database's URL (to remove it after).
+async fn platform() -> (Platform, Store, String) {
+    let url = support::sqlite_url("charging");
+    let store = support::open_store(&url).await;
+    (support::start_node(&store, 64).await, store, url)
 }
 
 async fn available(store: &Store, user: UserId) -> i128 {
@@ -35,7 +37,7 @@ async fn available(store: &Store, user: UserId) -> i128 {
 
 #[tokio::test]
 async fn charge_then_refund_by_reference() {
-    let (platform, store) = platform().await;
+    let (platform, store, url) = platform().await;
     let ledger = platform.ledger().await.unwrap();
     let user = UserId::generate();
     ledger
@@ -81,11 +83,12 @@ async fn charge_then_refund_by_reference() {
     ));
     assert!(store.ledger().audit().await.unwrap().balanced());
     platform.shutdown(Duration::from_secs(1)).await;
+    support::remove_sqlite(&url);
 }
 
 #[tokio::test]
 async fn holds_post_part_and_release_the_rest_or_void_entirely() {
-    let (platform, store) = platform().await;
+    let (platform, store, url) = platform().await;
     let ledger = platform.ledger().await.unwrap();
     let user = UserId::generate();
     ledger
@@ -142,4 +145,5 @@ async fn holds_post_part_and_release_the_rest_or_void_entirely() {
     assert_eq!(available(&store, user).await, 13);
     assert!(store.ledger().audit().await.unwrap().balanced());
     platform.shutdown(Duration::from_secs(1)).await;
+    support::remove_sqlite(&url);
 }

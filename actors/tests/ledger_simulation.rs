@@ -8,6 +8,7 @@
 mod support;
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -22,6 +23,16 @@ use medrt_domain::ledger::{
 const SEEDS_PER_SHARD: u64 = 60;
 const STEPS: usize = 40;
 const USERS: usize = 3;
+/// Longer than any wait the system itself allows (a submit gives up after 10 s): a call
+/// still running past it is stuck, and the failure names the seed, step and call.
+const STUCK_AFTER: Duration = Duration::from_secs(60);
+
+/// Awaits `call`, failing with `what` if it takes past `STUCK_AFTER`.
+async fn bounded<T>(what: impl Fn() -> String, call: impl Future<Output = T>) -> Result<T, String> {
+    tokio::time::timeout(STUCK_AFTER, call)
+        .await
+        .map_err(|_| format!("{} still running after {STUCK_AFTER:?}", what()))
+}
 
 /// SplitMix64: small, fast, and the same everywhere.
 struct Rng(u64);
@@ -47,9 +58,12 @@ fn users() -> Vec<UserId> {
 async fn run_seed(seed: u64) -> Result<(), String> {
     let mut rng = Rng(seed);
     let database = support::sqlite_url(&format!("sim-{seed}"));
-    let mut store = support::open_store(&database).await;
-    let mut platform = support::start_node(&store, 64).await;
-    let mut ledger: LedgerService = platform.ledger().await.map_err(|e| e.to_string())?;
+    let at = |step: usize, call: &str| format!("seed {seed} step {step}: {call}");
+    let mut store = bounded(|| at(0, "open_store"), support::open_store(&database)).await?;
+    let mut platform = bounded(|| at(0, "start_node"), support::start_node(&store, 64)).await?;
+    let mut ledger: LedgerService = bounded(|| at(0, "ledger"), platform.ledger())
+        .await?
+        .map_err(|e| e.to_string())?;
     let mut book = Book::default();
     let users = users();
     let kind = if rng.below(2) == 0 {
@@ -125,18 +139,23 @@ async fn run_seed(seed: u64) -> Result<(), String> {
             7 if !sent.is_empty() => sent[rng.below(sent.len() as u64) as usize].clone(),
             8 => {
                 // Restart the node: a new pool, actors re-created from the database.
-                platform.shutdown(Duration::from_secs(1)).await;
-                store = support::open_store(&database).await;
-                platform = support::start_node(&store, 64).await;
-                ledger = platform.ledger().await.map_err(|e| e.to_string())?;
+                let grace = Duration::from_secs(1);
+                bounded(|| at(step, "shutdown"), platform.shutdown(grace)).await?;
+                drop(store);
+                store = bounded(|| at(step, "open_store"), support::open_store(&database)).await?;
+                platform =
+                    bounded(|| at(step, "start_node"), support::start_node(&store, 64)).await?;
+                ledger = bounded(|| at(step, "ledger"), platform.ledger())
+                    .await?
+                    .map_err(|e| e.to_string())?;
                 continue;
             }
             _ => continue,
         };
         let model_request = translate(&request, &ids);
         let expected = book.apply(std::slice::from_ref(&model_request), Utc::now());
-        let actual = ledger.submit(vec![request.clone()]).await;
         let context = || format!("seed {seed} step {step}: {request:?}");
+        let actual = bounded(context, ledger.submit(vec![request.clone()])).await?;
         match (&expected, &actual) {
             (Ok(Applied::New(model)), Ok(receipt)) if !receipt.replayed => {
                 let db = &receipt.transfers[0];
@@ -172,10 +191,8 @@ async fn run_seed(seed: u64) -> Result<(), String> {
         }
         sent.push(request.clone());
         for user in 0..USERS {
-            let db = store
-                .ledger()
-                .balance(account(user))
-                .await
+            let db = bounded(context, store.ledger().balance(account(user)))
+                .await?
                 .map_err(|e| e.to_string())?;
             if db != book.balance(&account(user)) {
                 return Err(format!(
@@ -185,14 +202,22 @@ async fn run_seed(seed: u64) -> Result<(), String> {
                 ));
             }
         }
-        let audit = store.ledger().audit().await.map_err(|e| e.to_string())?;
+        let audit = bounded(context, store.ledger().audit())
+            .await?
+            .map_err(|e| e.to_string())?;
         if !audit.balanced() {
             return Err(format!("{}: books out of balance: {audit:?}", context()));
         }
         book.check_invariants()
             .map_err(|e| format!("{}: model broke: {e}", context()))?;
     }
-    platform.shutdown(Duration::from_secs(1)).await;
+    bounded(
+        || at(STEPS, "shutdown"),
+        platform.shutdown(Duration::from_secs(1)),
+    )
+    .await?;
+    drop(store);
+    support::remove_sqlite(&database);
     Ok(())
 }
 

@@ -210,12 +210,11 @@ async fn settlement(url: &str, label: &'static str, args: &Args) -> SettleRow {
     const DISTRIBUTORS: usize = 1_000;
     const LEVELS: usize = 10;
     let store = Store::connect(&DatabaseSettings {
-        url: url.to_owned(),
         max_connections: 4,
-        min_connections: 1,
         connect_timeout_ms: 10_000,
         acquire_timeout_ms: 60_000,
         sqlite_busy_timeout_ms: 60_000,
+        ..DatabaseSettings::with_url(url)
     })
     .await
     .expect("database");

@@ -15,9 +15,15 @@ const EVERY: Duration = Duration::from_millis(200);
 /// The background checkpoint task; it ends when this is dropped.
 pub(super) struct Checkpointer(JoinHandle<()>);
 
+impl Checkpointer {
+    pub(super) fn stop(&self) {
+        self.0.abort();
+    }
+}
+
 impl Drop for Checkpointer {
     fn drop(&mut self) {
-        self.0.abort();
+        self.stop();
     }
 }
 
@@ -70,16 +76,10 @@ mod tests {
             uuid::Uuid::now_v7().simple()
         ));
         let path = dir.join("medrt.db");
-        let store = Store::connect(&DatabaseSettings {
-            url: format!("sqlite://{}?mode=rwc", path.display()),
-            max_connections: 1,
-            min_connections: 1,
-            connect_timeout_ms: 5000,
-            acquire_timeout_ms: 5000,
-            sqlite_busy_timeout_ms: 5000,
-        })
-        .await
-        .unwrap();
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        let store = Store::connect(&DatabaseSettings::with_url(url))
+            .await
+            .unwrap();
         // The writer never checkpoints itself, so the schema starts out in the WAL only.
         store.migrate().await.unwrap();
         let mut copied = false;

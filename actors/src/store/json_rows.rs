@@ -7,7 +7,8 @@
 //! the text is constant: it is prepared once per connection and a batch of any size
 //! costs one round trip. (Measured with `bench ledger`; see the README.)
 
-use sea_orm::{DbBackend, Value};
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, Value};
 use serde::Serialize;
 
 /// How a JSON field becomes a column.
@@ -65,6 +66,31 @@ pub(super) fn rows<R: Serialize>(rows: &[R]) -> Value {
     Value::String(Some(
         serde_json::to_string(rows).expect("rows of plain values serialise"),
     ))
+}
+
+/// `INSERT INTO <table> (<fields>, created_at)` one row per element of `rows`, each
+/// stamped `now`, in one statement.
+pub(super) async fn insert_stamped<C: ConnectionTrait, R: Serialize>(
+    conn: &C,
+    table: &str,
+    fields: &[(&str, Field)],
+    rows: &[R],
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let backend = conn.get_database_backend();
+    let names: Vec<&str> = fields.iter().map(|(name, _)| *name).collect();
+    let source = select(backend, 1, fields, &[&param(backend, 2)]);
+    let sql = format!(
+        "INSERT INTO {table} ({}, created_at) {source}",
+        names.join(", ")
+    );
+    conn.execute_raw(Statement::from_sql_and_values(
+        backend,
+        sql,
+        [self::rows(rows), Value::from(now)],
+    ))
+    .await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use medrt_domain::ids::UserId;
 use medrt_domain::ledger::{
     AccountRef, Balance, Phase, PointKind, Transfer, TransferId, TransferSpec,
 };
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr, SqlErr, Statement, Value};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr, SqlErr, Statement};
 
 use super::json_rows::{self, Field};
 use super::ledger::{BALANCE_COLUMNS, GroupOutcome, balance_events};
@@ -203,7 +203,6 @@ async fn insert_transfers(
     fresh: &[Transfer],
     now: chrono::DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    let backend = txn.get_database_backend();
     let rows: Vec<_> = fresh
         .iter()
         .map(|t| {
@@ -221,10 +220,9 @@ async fn insert_transfers(
             )
         })
         .collect();
-    let at = json_rows::param(backend, 2);
-    let source = json_rows::select(
-        backend,
-        1,
+    json_rows::insert_stamped(
+        txn,
+        "ledger_transfers",
         &[
             ("id", Field::Uuid),
             ("idempotency_key", Field::Text),
@@ -236,17 +234,8 @@ async fn insert_transfers(
             ("reference", Field::Text),
             ("phase", Field::Text),
         ],
-        &[&at],
-    );
-    let sql = format!(
-        "INSERT INTO ledger_transfers (id, idempotency_key, debit_account, \
-           credit_account, kind, amount, reason, reference, phase, created_at) {source}"
-    );
-    txn.execute_raw(Statement::from_sql_and_values(
-        backend,
-        sql,
-        [json_rows::rows(&rows), Value::from(now)],
-    ))
-    .await?;
-    Ok(())
+        &rows,
+        now,
+    )
+    .await
 }

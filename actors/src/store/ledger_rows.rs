@@ -47,16 +47,15 @@ pub(super) fn transfer_row(t: &Transfer) -> transfers::ActiveModel {
 }
 
 pub(super) fn to_balance(row: accounts::Model) -> Result<Balance, StoreError> {
-    let n = |v: i64| {
-        u64::try_from(v)
-            .map_err(|_| StoreError::corrupt(format!("negative total on {}", row.account)))
-    };
-    Ok(Balance {
-        debits_posted: n(row.debits_posted)?,
-        credits_posted: n(row.credits_posted)?,
-        debits_pending: n(row.debits_pending)?,
-        credits_pending: n(row.credits_pending)?,
-    })
+    balance_from_totals(
+        &row.account,
+        [
+            row.debits_posted,
+            row.credits_posted,
+            row.debits_pending,
+            row.credits_pending,
+        ],
+    )
 }
 
 /// Account totals from rows selected as `ledger::BALANCE_COLUMNS`.
@@ -66,22 +65,37 @@ pub(super) fn balances_from_rows(
     rows.iter()
         .map(|row| {
             let account: String = row.try_get("", "account")?;
-            let total = |column: &str| -> Result<u64, StoreError> {
-                let v: i64 = row.try_get("", column)?;
-                u64::try_from(v)
-                    .map_err(|_| StoreError::corrupt(format!("negative {column} on {account}")))
-            };
-            Ok((
-                account.parse().map_err(StoreError::corrupt)?,
-                Balance {
-                    debits_posted: total("debits_posted")?,
-                    credits_posted: total("credits_posted")?,
-                    debits_pending: total("debits_pending")?,
-                    credits_pending: total("credits_pending")?,
-                },
-            ))
+            let total = |column: &str| row.try_get::<i64>("", column);
+            let balance = balance_from_totals(
+                &account,
+                [
+                    total("debits_posted")?,
+                    total("credits_posted")?,
+                    total("debits_pending")?,
+                    total("credits_pending")?,
+                ],
+            )?;
+            Ok((account.parse().map_err(StoreError::corrupt)?, balance))
         })
         .collect()
+}
+
+/// Stored totals (signed columns, in `Balance` field order); a negative one is corruption.
+fn balance_from_totals(account: &str, totals: [i64; 4]) -> Result<Balance, StoreError> {
+    let [
+        debits_posted,
+        credits_posted,
+        debits_pending,
+        credits_pending,
+    ] = totals.map(|v| {
+        u64::try_from(v).map_err(|_| StoreError::corrupt(format!("negative total on {account}")))
+    });
+    Ok(Balance {
+        debits_posted: debits_posted?,
+        credits_posted: credits_posted?,
+        debits_pending: debits_pending?,
+        credits_pending: credits_pending?,
+    })
 }
 
 pub(super) fn to_transfer(row: transfers::Model) -> Result<Transfer, StoreError> {

@@ -66,7 +66,7 @@ pub struct Store {
     /// Woken after every commit that wrote to the outbox, so the relay publishes at once.
     outbox_written: Arc<Notify>,
     /// SQLite on disk: WAL checkpoints in the background (see `checkpoint`).
-    _checkpointer: Option<Arc<checkpoint::Checkpointer>>,
+    checkpointer: Option<Arc<checkpoint::Checkpointer>>,
 }
 
 impl Store {
@@ -130,7 +130,7 @@ impl Store {
             reader: reader.unwrap_or_else(|| db.clone()),
             db,
             outbox_written: Arc::new(Notify::new()),
-            _checkpointer: checkpointer,
+            checkpointer,
         })
     }
 
@@ -229,7 +229,13 @@ impl Store {
         self.outbox_written.clone()
     }
 
+    /// Stops the background checkpoints and closes both pools, waiting for connections
+    /// in use to come back, so another `Store` can open the same file afterwards.
     pub async fn close(self) {
-        let _ = self.db.close().await;
+        if let Some(checkpointer) = &self.checkpointer {
+            checkpointer.stop();
+        }
+        let _ = self.db.close_by_ref().await;
+        let _ = self.reader.close_by_ref().await;
     }
 }

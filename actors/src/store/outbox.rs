@@ -62,27 +62,18 @@ impl<'a> Outbox<'a> {
                 Ok((event.topic().to_string(), aggregate, aggregate_id, payload))
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        let backend = conn.get_database_backend();
-        let at = json_rows::param(backend, 2);
-        let source = json_rows::select(
-            backend,
-            1,
+        json_rows::insert_stamped(
+            conn,
+            "outbox",
             &[
                 ("topic", Field::Text),
                 ("aggregate", Field::Text),
                 ("aggregate_id", Field::Text),
                 ("payload", Field::Text),
             ],
-            &[&at],
-        );
-        let sql = format!(
-            "INSERT INTO outbox (topic, aggregate, aggregate_id, payload, created_at) {source}"
-        );
-        conn.execute_raw(Statement::from_sql_and_values(
-            backend,
-            sql,
-            [json_rows::rows(&rows), Value::from(now)],
-        ))
+            &rows,
+            now,
+        )
         .await?;
         Ok(())
     }

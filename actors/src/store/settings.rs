@@ -11,3 +11,17 @@ pub struct DatabaseSettings {
     pub acquire_timeout_ms: u64,
     pub sqlite_busy_timeout_ms: u64,
 }
+
+impl DatabaseSettings {
+    /// `url` with the pool settings `config/default.toml` ships.
+    pub fn with_url(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            max_connections: 16,
+            min_connections: 1,
+            connect_timeout_ms: 5000,
+            acquire_timeout_ms: 5000,
+            sqlite_busy_timeout_ms: 5000,
+        }
+    }
+}

@@ -19,15 +19,25 @@ pub fn sqlite_url(tag: &str) -> String {
     format!("sqlite://{}?mode=rwc", dir.join("ledger.db").display())
 }
 
+/// Deletes the folder `sqlite_url` made, once nothing has the database open.
+pub fn remove_sqlite(url: &str) {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .split('?')
+        .next()
+        .unwrap_or_default();
+    if let Some(dir) = std::path::Path::new(path).parent() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
 /// Connects (a fresh pool each time, as after a restart) and migrates.
 pub async fn open_store(url: &str) -> Store {
     let settings = DatabaseSettings {
-        url: url.to_owned(),
         max_connections: 32,
-        min_connections: 1,
-        connect_timeout_ms: 5000,
         acquire_timeout_ms: 30_000,
         sqlite_busy_timeout_ms: 30_000,
+        ..DatabaseSettings::with_url(url)
     };
     let store = Store::connect(&settings).await.expect("database");
     store.migrate().await.expect("migrations");

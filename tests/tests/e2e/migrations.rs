@@ -107,16 +107,9 @@ async fn the_lean_ledger_schema_keeps_existing_transfers_and_single_settlement()
     }
     db.close().await.unwrap();
 
-    let store = Store::connect(&DatabaseSettings {
-        url: backend.database_url.clone(),
-        max_connections: 4,
-        min_connections: 1,
-        connect_timeout_ms: 5000,
-        acquire_timeout_ms: 5000,
-        sqlite_busy_timeout_ms: 5000,
-    })
-    .await
-    .unwrap();
+    let store = Store::connect(&DatabaseSettings::with_url(&backend.database_url))
+        .await
+        .unwrap();
     let page = store
         .ledger()
         .history(
