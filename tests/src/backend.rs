@@ -1,6 +1,7 @@
 //! Fresh, isolated backing services for one test (or one group of nodes).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use sea_orm::{ConnectionTrait, Database};
 use uuid::Uuid;
@@ -16,6 +17,18 @@ pub struct TestBackend {
     pub storage_dir: PathBuf,
     /// Whether PostgreSQL, NATS and Redis are in use (else SQLite and in-process).
     pub services: bool,
+    /// Removes the temporary directory when the last clone goes.
+    _dir: Arc<TempDir>,
+}
+
+/// A directory deleted on drop, with everything in it.
+#[derive(Debug)]
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// Where the real services run.
@@ -45,11 +58,11 @@ impl Services {
 }
 
 /// A unique prefix and a fresh temporary directory.
-fn fresh_place() -> (String, PathBuf) {
+fn fresh_place() -> (String, Arc<TempDir>) {
     let id = Uuid::new_v4().simple().to_string();
     let dir = std::env::temp_dir().join(format!("medrt-test-{id}"));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    (format!("medrt_t{}", &id[..12]), dir)
+    (format!("medrt_t{}", &id[..12]), Arc::new(TempDir(dir)))
 }
 
 impl TestBackend {
@@ -65,12 +78,13 @@ impl TestBackend {
     pub fn embedded() -> Self {
         let (prefix, dir) = fresh_place();
         Self {
-            database_url: format!("sqlite://{}?mode=rwc", dir.join("medrt.db").display()),
+            database_url: format!("sqlite://{}?mode=rwc", dir.0.join("medrt.db").display()),
             bus_url: String::new(),
             cache_url: String::new(),
             prefix,
-            storage_dir: dir.join("storage"),
+            storage_dir: dir.0.join("storage"),
             services: false,
+            _dir: dir,
         }
     }
 
@@ -82,8 +96,9 @@ impl TestBackend {
             bus_url: services.nats_url.clone(),
             cache_url: services.redis_url.clone(),
             prefix,
-            storage_dir: dir.join("storage"),
+            storage_dir: dir.0.join("storage"),
             services: true,
+            _dir: dir,
         }
     }
 
