@@ -69,22 +69,25 @@ mod tests {
         row.get(0)
     }
 
-    #[tokio::test]
-    async fn committed_pages_reach_the_database_file_without_a_writer_checkpoint() {
-        let dir = std::env::temp_dir().join(format!(
-            "medrt-checkpoint-{}",
-            uuid::Uuid::now_v7().simple()
-        ));
-        let path = dir.join("medrt.db");
-        let url = format!("sqlite://{}?mode=rwc", path.display());
+    /// A migrated store on a SQLite file of its own; the file's folder to remove after.
+    async fn migrated_store(tag: &str) -> (Store, std::path::PathBuf) {
+        let dir =
+            std::env::temp_dir().join(format!("medrt-{tag}-{}", uuid::Uuid::now_v7().simple()));
+        let url = format!("sqlite://{}?mode=rwc", dir.join("medrt.db").display());
         let store = Store::connect(&DatabaseSettings::with_url(url))
             .await
             .unwrap();
-        // The writer never checkpoints itself, so the schema starts out in the WAL only.
         store.migrate().await.unwrap();
+        (store, dir)
+    }
+
+    #[tokio::test]
+    async fn committed_pages_reach_the_database_file_without_a_writer_checkpoint() {
+        // The writer never checkpoints itself, so the schema starts out in the WAL only.
+        let (store, dir) = migrated_store("checkpoint").await;
         let mut copied = false;
         for _ in 0..50 {
-            if tables_in_file(&path).await == 1 {
+            if tables_in_file(&dir.join("medrt.db")).await == 1 {
                 copied = true;
                 break;
             }
@@ -95,6 +98,18 @@ mod tests {
             "the background checkpoint never copied the WAL back"
         );
         drop(store);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// SQLite deletes the WAL when the last connection to the file closes: after `close`
+    /// nothing of this store (writer, side pool, checkpoints) still holds the file.
+    #[tokio::test]
+    async fn close_lets_go_of_the_file() {
+        let (store, dir) = migrated_store("close").await;
+        let wal = dir.join("medrt.db-wal");
+        assert!(wal.exists(), "a WAL database in use has its WAL file");
+        store.close().await;
+        assert!(!wal.exists(), "a connection still holds the database open");
         let _ = std::fs::remove_dir_all(dir);
     }
 }
