@@ -240,9 +240,8 @@ async fn main() {
     let mut rows = Vec::new();
     for &clients in &clients_list {
         for &path in &paths {
-            let url = support::sqlite_url("bench");
-            rows.push(run("SQLite", &url, path, clients, seconds).await);
-            support::remove_sqlite(&url);
+            let file = support::sqlite_file("bench");
+            rows.push(run("SQLite", &file.url, path, clients, seconds).await);
             eprintln!("  sqlite {clients} clients done");
             if let Some(admin) = &postgres {
                 rows.push(

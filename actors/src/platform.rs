@@ -15,13 +15,10 @@ use crate::cache::{Cache, CacheError};
 use crate::distribution::SettlementMsg;
 use crate::ledger::{LedgerFailure, LedgerService};
 use crate::relay::RelayMsg;
-use crate::root::{Children, RootActor, RootArgs, RootMsg};
+use crate::root::{Children, RootActor, RootArgs, RootMsg, STOP_TIMEOUT};
 use crate::session::{Outbound, SessionMsg};
 use crate::session_supervisor::{OpenError, SessionSupervisorMsg};
 use crate::store::{Settled, Store};
-
-/// The root stops its children one after another, each within `CALL_TIMEOUT`.
-const STOP_TIMEOUT: Duration = Duration::from_secs(40);
 
 /// Settling a large backlog takes a while; the caller waits for it.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(300);

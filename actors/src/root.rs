@@ -20,6 +20,10 @@ use crate::store::Store;
 
 pub struct RootActor;
 
+/// How long stopping the root may take: each child in turn (see `post_stop`), then
+/// the root itself.
+pub(crate) const STOP_TIMEOUT: Duration = CALL_TIMEOUT.saturating_mul(7);
+
 #[derive(Clone)]
 pub struct RootArgs {
     pub node_id: String,

@@ -19,11 +19,11 @@ fn points(n: i64) -> Amount {
     Amount::new(n).unwrap()
 }
 
-/// A node on a database of its own, and that database's URL (to remove it after).
-async fn platform() -> (Platform, Store, String) {
-    let url = support::sqlite_url("charging");
-    let store = support::open_store(&url).await;
-    (support::start_node(&store, 64).await, store, url)
+/// A node on a database of its own (removed when the last value goes).
+async fn platform() -> (Platform, Store, support::SqliteFile) {
+    let file = support::sqlite_file("charging");
+    let store = support::open_store(&file.url).await;
+    (support::start_node(&store, 64).await, store, file)
 }
 
 async fn available(store: &Store, user: UserId) -> i128 {
@@ -37,7 +37,7 @@ async fn available(store: &Store, user: UserId) -> i128 {
 
 #[tokio::test]
 async fn charge_then_refund_by_reference() {
-    let (platform, store, url) = platform().await;
+    let (platform, store, _file) = platform().await;
     let ledger = platform.ledger().await.unwrap();
     let user = UserId::generate();
     ledger
@@ -83,12 +83,11 @@ async fn charge_then_refund_by_reference() {
     ));
     assert!(store.ledger().audit().await.unwrap().balanced());
     platform.shutdown(Duration::from_secs(1)).await;
-    support::remove_sqlite(&url);
 }
 
 #[tokio::test]
 async fn holds_post_part_and_release_the_rest_or_void_entirely() {
-    let (platform, store, url) = platform().await;
+    let (platform, store, _file) = platform().await;
     let ledger = platform.ledger().await.unwrap();
     let user = UserId::generate();
     ledger
@@ -145,5 +144,4 @@ async fn holds_post_part_and_release_the_rest_or_void_entirely() {
     assert_eq!(available(&store, user).await, 13);
     assert!(store.ledger().audit().await.unwrap().balanced());
     platform.shutdown(Duration::from_secs(1)).await;
-    support::remove_sqlite(&url);
 }

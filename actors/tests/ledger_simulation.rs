@@ -57,9 +57,10 @@ fn users() -> Vec<UserId> {
 
 async fn run_seed(seed: u64) -> Result<(), String> {
     let mut rng = Rng(seed);
-    let database = support::sqlite_url(&format!("sim-{seed}"));
+    let file = support::sqlite_file(&format!("sim-{seed}"));
+    let database = &file.url;
     let at = |step: usize, call: &str| format!("seed {seed} step {step}: {call}");
-    let mut store = bounded(|| at(0, "open_store"), support::open_store(&database)).await?;
+    let mut store = bounded(|| at(0, "open_store"), support::open_store(database)).await?;
     let mut platform = bounded(|| at(0, "start_node"), support::start_node(&store, 64)).await?;
     let mut ledger: LedgerService = bounded(|| at(0, "ledger"), platform.ledger())
         .await?
@@ -142,7 +143,7 @@ async fn run_seed(seed: u64) -> Result<(), String> {
                 let grace = Duration::from_secs(1);
                 bounded(|| at(step, "shutdown"), platform.shutdown(grace)).await?;
                 drop(store);
-                store = bounded(|| at(step, "open_store"), support::open_store(&database)).await?;
+                store = bounded(|| at(step, "open_store"), support::open_store(database)).await?;
                 platform =
                     bounded(|| at(step, "start_node"), support::start_node(&store, 64)).await?;
                 ledger = bounded(|| at(step, "ledger"), platform.ledger())
@@ -216,8 +217,6 @@ async fn run_seed(seed: u64) -> Result<(), String> {
         platform.shutdown(Duration::from_secs(1)),
     )
     .await?;
-    drop(store);
-    support::remove_sqlite(&database);
     Ok(())
 }
 

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use sea_orm::{ConnectionTrait, Database};
+use tempfile::TempDir;
 use uuid::Uuid;
 
 /// Where one test's nodes keep their state. Nodes built from the same backend share it.
@@ -19,16 +20,6 @@ pub struct TestBackend {
     pub services: bool,
     /// Removes the temporary directory when the last clone goes.
     _dir: Arc<TempDir>,
-}
-
-/// A directory deleted on drop, with everything in it.
-#[derive(Debug)]
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// Where the real services run.
@@ -60,9 +51,11 @@ impl Services {
 /// A unique prefix and a fresh temporary directory.
 fn fresh_place() -> (String, Arc<TempDir>) {
     let id = Uuid::new_v4().simple().to_string();
-    let dir = std::env::temp_dir().join(format!("medrt-test-{id}"));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    (format!("medrt_t{}", &id[..12]), Arc::new(TempDir(dir)))
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("medrt-test-{id}"))
+        .tempdir()
+        .expect("temp dir");
+    (format!("medrt_t{}", &id[..12]), Arc::new(dir))
 }
 
 impl TestBackend {
@@ -78,11 +71,14 @@ impl TestBackend {
     pub fn embedded() -> Self {
         let (prefix, dir) = fresh_place();
         Self {
-            database_url: format!("sqlite://{}?mode=rwc", dir.0.join("medrt.db").display()),
+            database_url: format!(
+                "sqlite://{}?mode=rwc",
+                dir.path().join("medrt.db").display()
+            ),
             bus_url: String::new(),
             cache_url: String::new(),
             prefix,
-            storage_dir: dir.0.join("storage"),
+            storage_dir: dir.path().join("storage"),
             services: false,
             _dir: dir,
         }
@@ -96,7 +92,7 @@ impl TestBackend {
             bus_url: services.nats_url.clone(),
             cache_url: services.redis_url.clone(),
             prefix,
-            storage_dir: dir.0.join("storage"),
+            storage_dir: dir.path().join("storage"),
             services: true,
             _dir: dir,
         }

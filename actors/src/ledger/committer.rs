@@ -78,7 +78,7 @@ impl Actor for CommitterActor {
             }
             CommitterMsg::Flush => {
                 state.flush_queued = false;
-                if state.writing < state.writers && !state.waiting.is_empty() {
+                if state.can_write() {
                     let take = state.waiting.len().min(state.batch_max);
                     let batch: Vec<_> = state.waiting.drain(..take).collect();
                     state.writing += 1;
@@ -101,8 +101,13 @@ impl Actor for CommitterActor {
 }
 
 impl CommitterState {
+    /// A writer is free and something waits for it.
+    fn can_write(&self) -> bool {
+        self.writing < self.writers && !self.waiting.is_empty()
+    }
+
     fn queue_flush(&mut self, myself: &ActorRef<CommitterMsg>) -> Result<(), ActorProcessingErr> {
-        if !self.flush_queued && self.writing < self.writers && !self.waiting.is_empty() {
+        if !self.flush_queued && self.can_write() {
             self.flush_queued = true;
             myself.cast(CommitterMsg::Flush)?;
         }

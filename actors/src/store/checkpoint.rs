@@ -69,11 +69,13 @@ mod tests {
         row.get(0)
     }
 
-    /// A migrated store on a SQLite file of its own; the file's folder to remove after.
-    async fn migrated_store(tag: &str) -> (Store, std::path::PathBuf) {
-        let dir =
-            std::env::temp_dir().join(format!("medrt-{tag}-{}", uuid::Uuid::now_v7().simple()));
-        let url = format!("sqlite://{}?mode=rwc", dir.join("medrt.db").display());
+    /// A migrated store on a SQLite file in a folder of its own (deleted on drop).
+    async fn migrated_store() -> (Store, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("medrt.db").display()
+        );
         let store = Store::connect(&DatabaseSettings::with_url(url))
             .await
             .unwrap();
@@ -84,10 +86,10 @@ mod tests {
     #[tokio::test]
     async fn committed_pages_reach_the_database_file_without_a_writer_checkpoint() {
         // The writer never checkpoints itself, so the schema starts out in the WAL only.
-        let (store, dir) = migrated_store("checkpoint").await;
+        let (store, dir) = migrated_store().await;
         let mut copied = false;
         for _ in 0..50 {
-            if tables_in_file(&dir.join("medrt.db")).await == 1 {
+            if tables_in_file(&dir.path().join("medrt.db")).await == 1 {
                 copied = true;
                 break;
             }
@@ -98,18 +100,16 @@ mod tests {
             "the background checkpoint never copied the WAL back"
         );
         drop(store);
-        let _ = std::fs::remove_dir_all(dir);
     }
 
     /// SQLite deletes the WAL when the last connection to the file closes: after `close`
     /// nothing of this store (writer, side pool, checkpoints) still holds the file.
     #[tokio::test]
     async fn close_lets_go_of_the_file() {
-        let (store, dir) = migrated_store("close").await;
-        let wal = dir.join("medrt.db-wal");
+        let (store, dir) = migrated_store().await;
+        let wal = dir.path().join("medrt.db-wal");
         assert!(wal.exists(), "a WAL database in use has its WAL file");
         store.close().await;
         assert!(!wal.exists(), "a connection still holds the database open");
-        let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -11,7 +11,7 @@ use medrt_domain::money::Money;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
-    EntityTrait, QueryFilter, Statement,
+    EntityTrait, QueryFilter,
 };
 
 use super::StoreError;
@@ -137,11 +137,7 @@ pub(super) async fn apply(
          FROM v WHERE commission_totals.distributor_id = v.d"
     );
     let moved = txn
-        .execute_raw(Statement::from_sql_and_values(
-            backend,
-            sql,
-            [json_rows::rows(&rows)],
-        ))
+        .execute_raw(json_rows::statement(backend, sql, &rows, []))
         .await?
         .rows_affected();
     if moved != rows.len() as u64 {

@@ -61,11 +61,28 @@ pub(super) fn select(
     format!("SELECT {} FROM {source} ORDER BY r.key", columns.join(", "))
 }
 
+/// `<column> IN (<the values of parameter 1>)`: one JSON parameter holding
+/// `(value,)` rows, whatever their number.
+pub(super) fn is_in(backend: DbBackend, column: &str, field: Field) -> String {
+    let values = select(backend, 1, &[(column, field)], &[]);
+    format!("{column} IN (SELECT k.{column} FROM ({values}) AS k)")
+}
+
 /// The JSON parameter holding `rows` (each row serialises as an array, e.g. a tuple).
-pub(super) fn rows<R: Serialize>(rows: &[R]) -> Value {
+fn rows<R: Serialize>(rows: &[R]) -> Value {
     Value::String(Some(
         serde_json::to_string(rows).expect("rows of plain values serialise"),
     ))
+}
+
+/// `sql` with `rows` bound as its parameter 1 (see `select`) and `more` after it.
+pub(super) fn statement<R: Serialize>(
+    backend: DbBackend,
+    sql: String,
+    rows: &[R],
+    more: impl IntoIterator<Item = Value>,
+) -> Statement {
+    Statement::from_sql_and_values(backend, sql, std::iter::once(self::rows(rows)).chain(more))
 }
 
 /// `INSERT INTO <table> (<fields>, created_at)` one row per element of `rows`, each
@@ -84,19 +101,15 @@ pub(super) async fn insert_stamped<C: ConnectionTrait, R: Serialize>(
         "INSERT INTO {table} ({}, created_at) {source}",
         names.join(", ")
     );
-    conn.execute_raw(Statement::from_sql_and_values(
-        backend,
-        sql,
-        [self::rows(rows), Value::from(now)],
-    ))
-    .await?;
+    conn.execute_raw(statement(backend, sql, rows, [Value::from(now)]))
+        .await?;
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sea_orm::{ConnectionTrait, Database, Statement};
+    use sea_orm::{ConnectionTrait, Database};
 
     #[tokio::test]
     async fn sqlite_unpacks_rows_in_order_with_their_types() {
@@ -108,12 +121,13 @@ mod tests {
             &["?2 AS d"],
         );
         let id = uuid::Uuid::now_v7();
-        let data = rows(&[("x", 3i64, Some(id.simple().to_string())), ("y", -1, None)]);
+        let data = [("x", 3i64, Some(id.simple().to_string())), ("y", -1, None)];
         let found = db
-            .query_all_raw(Statement::from_sql_and_values(
+            .query_all_raw(statement(
                 DbBackend::Sqlite,
                 sql,
-                [data, Value::from(7i64)],
+                &data,
+                [Value::from(7i64)],
             ))
             .await
             .unwrap();

@@ -14,7 +14,7 @@ use medrt_domain::ledger::{
 };
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder,
-    Statement, TransactionTrait,
+    TransactionTrait,
 };
 
 use super::entities::ledger_transfers as transfers;
@@ -247,18 +247,13 @@ async fn balances_of<C: ConnectionTrait>(
     accounts: &[AccountRef],
 ) -> Result<HashMap<AccountRef, Balance>, StoreError> {
     let backend = conn.get_database_backend();
-    let keys = json_rows::select(backend, 1, &[("account", Field::Text)], &[]);
     let sql = format!(
-        "SELECT {BALANCE_COLUMNS} FROM ledger_accounts \
-         WHERE account IN (SELECT k.account FROM ({keys}) AS k)"
+        "SELECT {BALANCE_COLUMNS} FROM ledger_accounts WHERE {}",
+        json_rows::is_in(backend, "account", Field::Text)
     );
-    let rows: Vec<(String,)> = accounts.iter().map(|a| (a.to_string(),)).collect();
+    let keys: Vec<(String,)> = accounts.iter().map(|a| (a.to_string(),)).collect();
     let found = conn
-        .query_all_raw(Statement::from_sql_and_values(
-            backend,
-            sql,
-            [json_rows::rows(&rows)],
-        ))
+        .query_all_raw(json_rows::statement(backend, sql, &keys, []))
         .await?;
     balances_from_rows(&found)
 }

@@ -13,7 +13,7 @@ use medrt_domain::ids::UserId;
 use medrt_domain::ledger::{
     AccountRef, Balance, Phase, PointKind, Transfer, TransferId, TransferSpec,
 };
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr, SqlErr, Statement};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr, SqlErr};
 
 use super::json_rows::{self, Field};
 use super::ledger::{BALANCE_COLUMNS, GroupOutcome, balance_events};
@@ -180,11 +180,7 @@ async fn move_balances(
          RETURNING {BALANCE_COLUMNS}"
     );
     let found = txn
-        .query_all_raw(Statement::from_sql_and_values(
-            backend,
-            sql,
-            [json_rows::rows(&rows)],
-        ))
+        .query_all_raw(json_rows::statement(backend, sql, &rows, []))
         .await?;
     let balances = balances_from_rows(&found)?;
     let covered = deltas.iter().all(|(account, d)| {

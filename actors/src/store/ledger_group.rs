@@ -9,7 +9,7 @@ use medrt_domain::ledger::{AccountRef, LedgerError, Phase, Transfer, TransferId,
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
-    QueryFilter, Statement,
+    QueryFilter,
 };
 
 use super::StoreError;
@@ -255,18 +255,12 @@ async fn prepare_accounts(
     let backend = txn.get_database_backend();
     if backend == DbBackend::Postgres {
         let keys: Vec<(String,)> = accounts.iter().map(|a| (a.to_string(),)).collect();
-        let source = json_rows::select(backend, 1, &[("account", Field::Text)], &[]);
         let sql = format!(
-            "SELECT account FROM ledger_accounts \
-             WHERE account IN (SELECT k.account FROM ({source}) AS k) \
-             ORDER BY {LOCK_ORDER} FOR UPDATE"
+            "SELECT account FROM ledger_accounts WHERE {} ORDER BY {LOCK_ORDER} FOR UPDATE",
+            json_rows::is_in(backend, "account", Field::Text)
         );
-        txn.query_all_raw(Statement::from_sql_and_values(
-            backend,
-            sql,
-            [json_rows::rows(&keys)],
-        ))
-        .await?;
+        txn.query_all_raw(json_rows::statement(backend, sql, &keys, []))
+            .await?;
     }
     Ok(())
 }

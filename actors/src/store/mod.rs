@@ -95,35 +95,32 @@ impl Store {
             // connection idle long enough to have been dropped is checked.
             .test_before_acquire_if_idle_for(Duration::from_secs(30));
         let busy_timeout = Duration::from_millis(settings.sqlite_busy_timeout_ms);
-        let sqlite = move |background_checkpoints: bool| {
-            move |o: sea_orm::sqlx::sqlite::SqliteConnectOptions| {
-                let o = o
-                    .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
-                    .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
-                    .busy_timeout(busy_timeout)
-                    .foreign_keys(true)
-                    .create_if_missing(true)
-                    .pragma("cache_size", "-16384");
-                if background_checkpoints {
-                    o.pragma("wal_autocheckpoint", "0")
-                } else {
-                    o
-                }
-            }
-        };
-        options.map_sqlx_sqlite_opts(sqlite(false));
         // SQLite on disk also gets connections beside the writer, which WAL lets read
-        // while it writes: for the outbox relay's scans and the WAL checkpoints.
-        let (reader, checkpointer) = match sqlite_dir(&settings.url) {
-            Some(_) => {
-                let mut side = options.clone();
-                side.max_connections(2).min_connections(1);
-                let reader = Database::connect(side).await?;
-                let checkpoints = checkpoint::start(reader.clone());
-                options.map_sqlx_sqlite_opts(sqlite(true));
-                (Some(reader), Some(Arc::new(checkpoints)))
+        // while it writes: for the outbox relay's scans and the WAL checkpoints, which
+        // then no longer run inside the writer's commits.
+        let background_checkpoints = sqlite_dir(&settings.url).is_some();
+        options.map_sqlx_sqlite_opts(move |o| {
+            let o = o
+                .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                .busy_timeout(busy_timeout)
+                .foreign_keys(true)
+                .create_if_missing(true)
+                .pragma("cache_size", "-16384");
+            if background_checkpoints {
+                o.pragma("wal_autocheckpoint", "0")
+            } else {
+                o
             }
-            None => (None, None),
+        });
+        let (reader, checkpointer) = if background_checkpoints {
+            let mut side = options.clone();
+            side.max_connections(2).min_connections(1);
+            let reader = Database::connect(side).await?;
+            let checkpoints = checkpoint::start(reader.clone());
+            (Some(reader), Some(Arc::new(checkpoints)))
+        } else {
+            (None, None)
         };
         let db = Database::connect(options).await?;
         Ok(Self {

@@ -9,7 +9,7 @@ use medrt_domain::topic::Topic;
 use sea_orm::sea_query::{LockBehavior, LockType, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait, Value,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait, Value,
 };
 
 use super::entities::{outbox, outbox_meta};
@@ -187,16 +187,12 @@ impl Claim {
         if !published.is_empty() {
             let backend = store.db.get_database_backend();
             let ids: Vec<(i64,)> = published.iter().map(|id| (id.get(),)).collect();
-            let source = json_rows::select(backend, 1, &[("id", Field::BigInt)], &[]);
             let sql = format!(
-                "UPDATE outbox SET published_at = {} WHERE id IN (SELECT p.id FROM ({source}) AS p)",
-                json_rows::param(backend, 2)
+                "UPDATE outbox SET published_at = {} WHERE {}",
+                json_rows::param(backend, 2),
+                json_rows::is_in(backend, "id", Field::BigInt)
             );
-            let update = Statement::from_sql_and_values(
-                backend,
-                sql,
-                [json_rows::rows(&ids), Value::from(Utc::now())],
-            );
+            let update = json_rows::statement(backend, sql, &ids, [Value::from(Utc::now())]);
             match &self.txn {
                 Some(txn) => txn.execute_raw(update).await?,
                 None => store.db.execute_raw(update).await?,

@@ -13,21 +13,23 @@ use medrt_actors::root::RootArgs;
 use medrt_actors::session::SessionLimits;
 use medrt_actors::store::{DatabaseSettings, Store};
 
-/// A SQLite file of its own under the temporary directory.
-pub fn sqlite_url(tag: &str) -> String {
-    let dir = std::env::temp_dir().join(format!("medrt-{tag}-{}", uuid::Uuid::new_v4().simple()));
-    format!("sqlite://{}?mode=rwc", dir.join("ledger.db").display())
+/// A SQLite file of its own in a temporary folder, deleted with this value.
+pub struct SqliteFile {
+    pub url: String,
+    _dir: tempfile::TempDir,
 }
 
-/// Deletes the folder `sqlite_url` made, once nothing has the database open.
-pub fn remove_sqlite(url: &str) {
-    let path = url
-        .trim_start_matches("sqlite://")
-        .split('?')
-        .next()
-        .unwrap_or_default();
-    if let Some(dir) = std::path::Path::new(path).parent() {
-        let _ = std::fs::remove_dir_all(dir);
+pub fn sqlite_file(tag: &str) -> SqliteFile {
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("medrt-{tag}-"))
+        .tempdir()
+        .expect("temporary folder");
+    SqliteFile {
+        url: format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("ledger.db").display()
+        ),
+        _dir: dir,
     }
 }
 
