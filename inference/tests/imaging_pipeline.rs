@@ -38,7 +38,8 @@ const SMALL: Phantom = Phantom {
 #[tokio::test]
 async fn a_shuffled_phantom_series_becomes_closed_surfaces_with_the_right_volumes() {
     let inference = inference().await;
-    let out = tempdir();
+    let work = work_dir();
+    let out = work.path().join("out");
     let seen: Arc<Mutex<Vec<Progress>>> = Arc::default();
     let log = seen.clone();
     let report: Report = Arc::new(move |p| log.lock().unwrap().push(p));
@@ -108,7 +109,8 @@ async fn a_cancelled_run_stops_and_says_so() {
     let inference = inference().await;
     let cancel = Cancel::default();
     cancel.cancel();
-    let out = tempdir();
+    let work = work_dir();
+    let out = work.path().join("out");
     let err = analyze(
         SMALL.zip(|_| {}).unwrap(),
         &out,
@@ -124,19 +126,12 @@ async fn a_cancelled_run_stops_and_says_so() {
     inference.stop().await;
 }
 
-fn tempdir() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "medrt-imaging-{}-{}",
-        std::process::id(),
-        rand_suffix()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join("out")
-}
-
-fn rand_suffix() -> u64 {
-    use std::hash::{BuildHasher, RandomState};
-    RandomState::new().hash_one(std::time::SystemTime::now())
+/// A folder of its own for one run's output, removed with the returned value.
+fn work_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("medrt-imaging-")
+        .tempdir()
+        .unwrap()
 }
 
 fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
@@ -172,7 +167,8 @@ async fn bad_archives_are_clear_errors_and_write_nothing() {
         ),
     ];
     for (what, bytes) in cases {
-        let out = tempdir();
+        let work = work_dir();
+        let out = work.path().join("out");
         let err = analyze(
             bytes,
             &out,

@@ -194,8 +194,11 @@ fn a_missing_onnx_runtime_library_stops_startup_with_one_clear_line() {
 
 #[test]
 fn analyze_turns_a_phantom_study_into_stl_files_and_a_summary() {
-    let work = std::env::temp_dir().join(format!("medrt-cli-analyze-{}", std::process::id()));
-    std::fs::create_dir_all(&work).unwrap();
+    let dir = tempfile::Builder::new()
+        .prefix("medrt-cli-analyze-")
+        .tempdir()
+        .unwrap();
+    let work = dir.path();
     let zip = work.join("study.zip");
     let made = medrt(
         &["phantom", zip.to_str().unwrap(), "--size", "64x64x32"],
@@ -256,13 +259,15 @@ fn analyze_turns_a_phantom_study_into_stl_files_and_a_summary() {
     );
     assert!(bone.status.success());
     assert!(only.join("bone.stl").is_file() && !only.join("skin.stl").exists());
-    std::fs::remove_dir_all(&work).unwrap();
 }
 
 #[test]
 fn analyze_refuses_bad_input_with_one_line_and_writes_nothing() {
-    let work = std::env::temp_dir().join(format!("medrt-cli-bad-{}", std::process::id()));
-    std::fs::create_dir_all(&work).unwrap();
+    let dir = tempfile::Builder::new()
+        .prefix("medrt-cli-bad-")
+        .tempdir()
+        .unwrap();
+    let work = dir.path();
     let not_zip = work.join("notes.zip");
     std::fs::write(&not_zip, b"not a zip at all").unwrap();
     let out = work.join("out");
@@ -318,5 +323,4 @@ fn analyze_refuses_bad_input_with_one_line_and_writes_nothing() {
         );
         assert!(!out.exists(), "{args:?} wrote something");
     }
-    std::fs::remove_dir_all(&work).unwrap();
 }
