@@ -15,6 +15,7 @@ mod m20261122_000010_orders;
 mod m20261122_000011_commissions;
 mod m20261122_000012_settings;
 mod m20261122_000013_ledger_lean_indexes;
+mod m20261122_000014_ledger_accounts_without_user;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000011_commissions::Migration),
             Box::new(m20261122_000012_settings::Migration),
             Box::new(m20261122_000013_ledger_lean_indexes::Migration),
+            Box::new(m20261122_000014_ledger_accounts_without_user::Migration),
         ]
     }
 }

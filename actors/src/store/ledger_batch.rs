@@ -141,7 +141,6 @@ async fn move_balances(
         .map(|(account, d)| {
             (
                 account.to_string(),
-                account.user_id().map(|u| u.as_uuid().simple().to_string()),
                 account.kind.as_str(),
                 d.debits_posted,
                 d.credits_posted,
@@ -156,7 +155,6 @@ async fn move_balances(
         1,
         &[
             ("account", Field::Text),
-            ("user_id", Field::Uuid),
             ("kind", Field::Text),
             ("dp", Field::BigInt),
             ("cp", Field::BigInt),
@@ -167,7 +165,7 @@ async fn move_balances(
     );
     // `WHERE true` tells SQLite's parser the upsert's ON is not a join constraint.
     let sql = format!(
-        "INSERT INTO ledger_accounts (account, user_id, kind, debits_posted, credits_posted, \
+        "INSERT INTO ledger_accounts (account, kind, debits_posted, credits_posted, \
            debits_pending, credits_pending) \
          SELECT * FROM ({source}) AS d WHERE true \
          ON CONFLICT (account) DO UPDATE SET \

@@ -15,7 +15,6 @@ use super::entities::{ledger_accounts as accounts, ledger_transfers as transfers
 pub(super) fn account_row(account: AccountRef) -> accounts::ActiveModel {
     accounts::ActiveModel {
         account: Set(account.to_string()),
-        user_id: Set(account.user_id().map(|u| u.as_uuid())),
         kind: Set(account.kind.as_str().to_owned()),
         debits_posted: Set(0),
         credits_posted: Set(0),

@@ -1,14 +1,20 @@
-//! Upgrading a database that already holds transfers: the ledger's lean schema
-//! (migration 13) keeps every row readable and still lets a hold settle only once.
+//! Upgrading a database that already holds transfers and accounts: the ledger's lean
+//! schema (migration 13) keeps every row readable and still lets a hold settle only
+//! once; accounts written with a `user_id` (before migration 14) keep their balances
+//! and keep moving.
 
+use medrt_actors::store::GroupOutcome;
 use medrt_actors::store::{DatabaseSettings, PageRequest, Store};
 use medrt_domain::ids::UserId;
-use medrt_domain::ledger::Phase;
+use medrt_domain::ledger::{
+    AccountRef, Amount, IdempotencyKey, Phase, PointKind, Reason, SystemAccount, TransferSpec,
+};
 use medrt_migrations::{Migrator, MigratorTrait};
 use medrt_tests::TestBackend;
 use sea_orm::{ConnectionTrait, Database, DbBackend, Statement, Value};
 
 const BEFORE_LEAN_SCHEMA: u32 = 12;
+const BEFORE_ACCOUNTS_WITHOUT_USER: u32 = 13;
 
 /// A transfer row written straight into the table, as an older release would have.
 struct OldRow<'a> {
@@ -133,4 +139,76 @@ async fn the_lean_ledger_schema_keeps_existing_transfers_and_single_settlement()
             .iter()
             .any(|(id, p)| *id == post && matches!(p, Phase::Post(h) if h.as_uuid() == hold))
     );
+}
+
+#[tokio::test]
+async fn accounts_written_with_a_user_column_keep_their_balances() {
+    let backend = TestBackend::new().await;
+    let db = Database::connect(backend.database_url.as_str())
+        .await
+        .unwrap();
+    let kind = db.get_database_backend();
+    Migrator::up(&db, Some(BEFORE_ACCOUNTS_WITHOUT_USER))
+        .await
+        .unwrap();
+    let user = UserId::generate();
+    let account = AccountRef::user(user, PointKind::High);
+    let issuance = AccountRef::system(SystemAccount::Issuance, PointKind::High);
+    let p = |n: usize| match kind {
+        DbBackend::Postgres => format!("${n}"),
+        _ => "?".to_owned(),
+    };
+    let insert = format!(
+        "INSERT INTO ledger_accounts (account, user_id, kind, debits_posted, credits_posted, \
+         debits_pending, credits_pending) VALUES ({}, {}, 'high', {}, {}, 0, 0)",
+        p(1),
+        p(2),
+        p(3),
+        p(4)
+    );
+    for (name, owner, debits, credits) in [
+        (account.to_string(), Some(user.as_uuid()), 0i64, 70i64),
+        (issuance.to_string(), None, 70, 0),
+    ] {
+        let values: Vec<Value> = vec![
+            name.into(),
+            Value::Uuid(owner),
+            debits.into(),
+            credits.into(),
+        ];
+        db.execute_raw(Statement::from_sql_and_values(kind, &insert, values))
+            .await
+            .unwrap();
+    }
+
+    Migrator::up(&db, None).await.unwrap();
+    db.close().await.unwrap();
+
+    let store = Store::connect(&DatabaseSettings::with_url(&backend.database_url))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.ledger().balance(account).await.unwrap().available(),
+        70
+    );
+    let spend = TransferSpec {
+        key: IdempotencyKey::parse("after-upgrade").unwrap(),
+        debit: account,
+        credit: AccountRef::system(SystemAccount::Revenue, PointKind::High),
+        amount: Amount::new(30).unwrap(),
+        reason: Reason::Charge,
+        reference: None,
+        phase: Phase::Posted,
+        reverses: None,
+    };
+    let outcomes = store.ledger().commit(&[vec![spend]]).await.unwrap();
+    assert!(
+        matches!(outcomes.as_slice(), [GroupOutcome::Committed(_)]),
+        "{outcomes:?}"
+    );
+    assert_eq!(
+        store.ledger().balance(account).await.unwrap().available(),
+        40
+    );
+    assert!(store.ledger().audit().await.unwrap().balanced());
 }

@@ -5,7 +5,6 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub account: String,
-    pub user_id: Option<Uuid>,
     pub kind: String,
     pub debits_posted: i64,
     pub credits_posted: i64,
