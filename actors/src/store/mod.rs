@@ -21,6 +21,8 @@ mod outbox;
 mod page;
 mod products;
 mod settings;
+#[cfg(test)]
+mod test_store;
 mod users;
 
 use std::sync::Arc;
