@@ -131,8 +131,8 @@ impl RelayState {
         let batch_max = self.args.settings.batch_max.max(1);
         loop {
             let mut claim = self.args.store.outbox().claim(batch_max).await?;
+            let claim_rows = claim.rows;
             let deliveries = std::mem::take(&mut claim.deliveries);
-            let claimed = deliveries.len() as u64;
             let mut published: Vec<EventId> = Vec::with_capacity(deliveries.len());
             let mut bus_failed = false;
             for delivery in deliveries {
@@ -141,6 +141,9 @@ impl RelayState {
                     Ok(()) => published.push(delivery.id),
                     Err(e) => {
                         tracing::warn!(error = %e, event_id = %delivery.id, "bus publish failed");
+                        // A row holding several events stays unpublished until all of
+                        // them are out; the bus drops the repeats (`message_id`).
+                        published.retain(|id| *id != delivery.id);
                         bus_failed = true;
                         break;
                     }
@@ -149,7 +152,7 @@ impl RelayState {
             let count = published.len() as u64;
             claim.finish(&published, &self.args.store).await?;
             metrics::counter!("medrt_outbox_published_total").increment(count);
-            if bus_failed || claimed < batch_max {
+            if bus_failed || claim_rows < batch_max {
                 return Ok(());
             }
         }

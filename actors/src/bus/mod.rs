@@ -41,7 +41,8 @@ pub struct BusSettings {
 /// Events published once, delivered to every subscribed node.
 #[async_trait::async_trait]
 pub trait Bus: Send + Sync {
-    /// Publishes one committed event. Publishing the same event id twice delivers it once.
+    /// Publishes one committed event. Publishing the same event (outbox id and topic)
+    /// twice delivers it once.
     async fn publish(&self, delivery: Arc<Delivery>) -> Result<(), BusError>;
     /// Every event published from now on, from any node.
     async fn subscribe(&self) -> Result<BoxStream<'static, Arc<Delivery>>, BusError>;

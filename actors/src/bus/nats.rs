@@ -56,7 +56,9 @@ impl Bus for NatsBus {
         let mut headers = HeaderMap::new();
         headers.insert(
             "Nats-Msg-Id",
-            self.subjects.message_id(delivery.id.get()).as_str(),
+            self.subjects
+                .message_id(delivery.id.get(), &delivery.topic)
+                .as_str(),
         );
         let ack = self
             .jetstream

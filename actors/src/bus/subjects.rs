@@ -1,5 +1,7 @@
 //! Every NATS subject and stream name medrt uses, built here and nowhere else.
 
+use medrt_domain::topic::Topic;
+
 #[derive(Clone, Debug)]
 pub struct Subjects {
     prefix: String,
@@ -43,9 +45,10 @@ impl Subjects {
         format!("{name}_EVENTS")
     }
 
-    /// De-duplication id for JetStream (`Nats-Msg-Id`).
-    pub fn message_id(&self, event_id: i64) -> String {
-        format!("{}:{event_id}", self.prefix)
+    /// De-duplication id for JetStream (`Nats-Msg-Id`). Events written together share
+    /// their outbox id, one per topic, so the topic is part of it.
+    pub fn message_id(&self, event_id: i64, topic: &Topic) -> String {
+        format!("{}:{event_id}:{topic}", self.prefix)
     }
 }
 
@@ -72,6 +75,18 @@ mod tests {
         assert_eq!(s.event("user", "abc"), "medrt.events.user.abc");
         assert_eq!(s.all_events(), "medrt.events.>");
         assert_eq!(s.events_stream(), "MEDRT_EVENTS");
+    }
+
+    #[test]
+    fn events_sharing_an_outbox_row_keep_distinct_message_ids() {
+        let s = Subjects::new("medrt");
+        let (a, b) = (
+            Topic::User(medrt_domain::ids::UserId::generate()),
+            Topic::User(medrt_domain::ids::UserId::generate()),
+        );
+        assert_ne!(s.message_id(7, &a), s.message_id(7, &b));
+        assert_eq!(s.message_id(7, &a), s.message_id(7, &a));
+        assert_ne!(s.message_id(7, &a), s.message_id(8, &a));
     }
 
     #[test]

@@ -117,7 +117,7 @@ pub(super) async fn commit(
         return Ok(None);
     };
     let events = balance_events(&txn, &users, moved).await?;
-    Outbox::append_all(&txn, &events, now).await?;
+    Outbox::append_together(&txn, &events, now).await?;
     txn.commit().await?;
     Ok(Some(
         fresh

@@ -19,6 +19,10 @@ use crate::bus::Delivery;
 
 const PRUNED_THROUGH: &str = "pruned_through";
 
+/// The topic of a row holding several events (`append_together`). No client topic has
+/// this name, so replay never returns such rows.
+const MANY: &str = "many";
+
 pub struct Outbox<'a> {
     store: &'a Store,
 }
@@ -27,8 +31,9 @@ pub struct Outbox<'a> {
 #[derive(Debug)]
 pub struct Replay {
     pub deliveries: Vec<Delivery>,
-    /// False when events after the client's position were pruned or exceed the replay
-    /// limit: the client must reload its state instead of trusting the stream.
+    /// False when events after the client's position were pruned, exceed the replay
+    /// limit or were written together with others (which are not replayed): the client
+    /// must reload its state instead of trusting the stream.
     pub complete: bool,
 }
 
@@ -37,6 +42,8 @@ pub struct Replay {
 /// publish the same rows at once; SQLite has a single writer and needs no lock.
 pub struct Claim {
     txn: Option<DatabaseTransaction>,
+    /// Outbox rows claimed (a row written by `append_together` holds several events).
+    pub rows: u64,
     pub deliveries: Vec<Delivery>,
 }
 
@@ -45,37 +52,47 @@ impl<'a> Outbox<'a> {
         Self { store }
     }
 
-    /// Appends several events, in order, in one statement.
+    /// Appends several events, in order, in one statement: a row each.
     pub(super) async fn append_all<C: ConnectionTrait>(
         conn: &C,
         events: &[Event],
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        if events.is_empty() {
-            return Ok(());
-        }
         let rows = events
             .iter()
             .map(|event| {
                 let (aggregate, aggregate_id) = event.aggregate();
                 let payload = serde_json::to_string(event).map_err(StoreError::corrupt)?;
-                Ok((event.topic().to_string(), aggregate, aggregate_id, payload))
+                Ok((
+                    event.topic().to_string(),
+                    aggregate.to_owned(),
+                    aggregate_id,
+                    payload,
+                ))
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        json_rows::insert_stamped(
-            conn,
-            "outbox",
-            &[
-                ("topic", Field::Text),
-                ("aggregate", Field::Text),
-                ("aggregate_id", Field::Text),
-                ("payload", Field::Text),
-            ],
-            &rows,
-            now,
-        )
-        .await?;
-        Ok(())
+        insert_rows(conn, &rows, now).await
+    }
+
+    /// Appends several events as one row, published like any others but never
+    /// replayed. A ledger batch moves hundreds of users' balances at once: a row, two
+    /// index entries and a later update for each would cost a third of the batch.
+    pub(super) async fn append_together<C: ConnectionTrait>(
+        conn: &C,
+        events: &[Event],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        if events.len() < 2 {
+            return Self::append_all(conn, events, now).await;
+        }
+        let payload = serde_json::to_string(events).map_err(StoreError::corrupt)?;
+        let row = (
+            MANY.to_owned(),
+            MANY.to_owned(),
+            events.len().to_string(),
+            payload,
+        );
+        insert_rows(conn, &[row], now).await
     }
 
     /// Takes up to `limit` unpublished events, oldest first.
@@ -93,6 +110,7 @@ impl<'a> Outbox<'a> {
                 .await?;
             Ok(Claim {
                 txn: Some(txn),
+                rows: rows.len() as u64,
                 deliveries: decode_all(rows)?,
             })
         } else {
@@ -100,6 +118,7 @@ impl<'a> Outbox<'a> {
             let rows = query.all(&self.store.reader).await?;
             Ok(Claim {
                 txn: None,
+                rows: rows.len() as u64,
                 deliveries: decode_all(rows)?,
             })
         }
@@ -124,7 +143,14 @@ impl<'a> Outbox<'a> {
             .limit(limit + 1)
             .all(db)
             .await?;
-        let complete = after.get() >= pruned_through && rows.len() as u64 <= limit;
+        let written_together = outbox::Entity::find()
+            .filter(outbox::Column::Topic.eq(MANY))
+            .filter(outbox::Column::Id.gt(after.get()))
+            .one(db)
+            .await?
+            .is_some();
+        let complete =
+            after.get() >= pruned_through && rows.len() as u64 <= limit && !written_together;
         let mut deliveries = decode_all(rows)?;
         deliveries.truncate(limit as usize);
         Ok(Replay {
@@ -205,12 +231,136 @@ impl Claim {
     }
 }
 
-fn decode_all(rows: Vec<outbox::Model>) -> Result<Vec<Delivery>, StoreError> {
-    rows.into_iter().map(decode).collect()
+async fn insert_rows<C: ConnectionTrait>(
+    conn: &C,
+    rows: &[(String, String, String, String)],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    json_rows::insert_stamped(
+        conn,
+        "outbox",
+        &[
+            ("topic", Field::Text),
+            ("aggregate", Field::Text),
+            ("aggregate_id", Field::Text),
+            ("payload", Field::Text),
+        ],
+        rows,
+        now,
+    )
+    .await?;
+    Ok(())
 }
 
-fn decode(row: outbox::Model) -> Result<Delivery, StoreError> {
-    let event: Event = serde_json::from_str(&row.payload)
-        .map_err(|e| StoreError::corrupt(format!("outbox row {}: {e}", row.id)))?;
-    Ok(Delivery::new(EventId::new(row.id), event, row.created_at))
+/// The rows' events in order; a row written together yields all of its events, each
+/// with the row's id.
+fn decode_all(rows: Vec<outbox::Model>) -> Result<Vec<Delivery>, StoreError> {
+    let mut deliveries = Vec::with_capacity(rows.len());
+    for row in rows {
+        let id = EventId::new(row.id);
+        let corrupt = |e: serde_json::Error| StoreError::corrupt(format!("outbox row {id}: {e}"));
+        if row.topic == MANY {
+            let events: Vec<Event> = serde_json::from_str(&row.payload).map_err(corrupt)?;
+            deliveries.extend(
+                events
+                    .into_iter()
+                    .map(|event| Delivery::new(id, event, row.created_at)),
+            );
+        } else {
+            let event: Event = serde_json::from_str(&row.payload).map_err(corrupt)?;
+            deliveries.push(Delivery::new(id, event, row.created_at));
+        }
+    }
+    Ok(deliveries)
+}
+
+#[cfg(test)]
+mod tests {
+    use medrt_domain::ids::UserId;
+
+    use super::*;
+    use crate::store::test_store::migrated_store;
+
+    fn balance(user: UserId, high: i64) -> Event {
+        Event::PointsBalance {
+            user_id: user,
+            high,
+            low: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn events_written_together_are_published_one_by_one_but_never_replayed() {
+        let (store, _dir) = migrated_store().await;
+        let (a, b) = (UserId::generate(), UserId::generate());
+        let txn = store.begin_write().await.unwrap();
+        Outbox::append_all(&txn, &[balance(a, 1)], Utc::now())
+            .await
+            .unwrap();
+        Outbox::append_together(&txn, &[balance(a, 2), balance(b, 3)], Utc::now())
+            .await
+            .unwrap();
+        txn.commit().await.unwrap();
+
+        let claim = store.outbox().claim(10).await.unwrap();
+        assert_eq!(claim.rows, 2);
+        let seen: Vec<(Topic, &Event)> = claim
+            .deliveries
+            .iter()
+            .map(|d| (d.topic, &d.event))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (Topic::User(a), &balance(a, 1)),
+                (Topic::User(a), &balance(a, 2)),
+                (Topic::User(b), &balance(b, 3)),
+            ]
+        );
+        let (single, together) = (claim.deliveries[0].id, claim.deliveries[1].id);
+        assert_eq!(claim.deliveries[2].id, together);
+        assert!(single < together);
+        let published: Vec<EventId> = claim.deliveries.iter().map(|d| d.id).collect();
+        claim.finish(&published, &store).await.unwrap();
+        assert_eq!(store.outbox().pending().await.unwrap(), 0);
+
+        // Resuming before the shared row: what has a row of its own comes back, and the
+        // client is told to reload, since the shared row's events are not replayed.
+        let replay = store
+            .outbox()
+            .replay(Topic::User(a), EventId::new(0), 10)
+            .await
+            .unwrap();
+        let replayed: Vec<&Event> = replay.deliveries.iter().map(|d| &d.event).collect();
+        assert_eq!(replayed, [&balance(a, 1)]);
+        assert!(!replay.complete);
+        // Resuming after it: nothing missed.
+        let replay = store
+            .outbox()
+            .replay(Topic::User(a), together, 10)
+            .await
+            .unwrap();
+        assert!(replay.complete && replay.deliveries.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_single_event_written_together_keeps_a_row_of_its_own() {
+        let (store, _dir) = migrated_store().await;
+        let a = UserId::generate();
+        let txn = store.begin_write().await.unwrap();
+        Outbox::append_together(&txn, &[balance(a, 5)], Utc::now())
+            .await
+            .unwrap();
+        txn.commit().await.unwrap();
+        let replay = store
+            .outbox()
+            .replay(Topic::User(a), EventId::new(0), 10)
+            .await
+            .unwrap();
+        assert_eq!(replay.deliveries.len(), 1);
+        assert!(replay.complete);
+    }
 }

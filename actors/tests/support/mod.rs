@@ -47,6 +47,7 @@ pub async fn open_store(url: &str) -> Store {
 }
 
 /// Starts the actor tree on `store`.
+#[allow(dead_code)] // Not every test program that shares this module starts a node.
 pub async fn start_node(store: &Store, ledger_batch_max: usize) -> Platform {
     Platform::start(RootArgs {
         node_id: "embedded".into(),

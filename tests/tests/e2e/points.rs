@@ -266,3 +266,48 @@ async fn concurrent_spends_never_overdraw() {
     assert_eq!(points(&node_a.api, &child).await.0, 100);
     assert_balanced(&node_a.api, &root).await;
 }
+
+/// Grants to many users at once are committed in shared batches, whose balance events
+/// share an outbox row: each user still sees exactly their own balance live, and a
+/// client resuming from before them is either sent the event or told to reload.
+#[tokio::test]
+async fn grants_to_many_users_at_once_reach_each_user_live_and_resuming_never_hides_one() {
+    let app = spawn_app().await;
+    let root = app.api.super_admin().await;
+    let mut users = Vec::new();
+    for _ in 0..12 {
+        let user = app.api.signup("patient").await;
+        let mut ws = WsClient::connect(&app.ws_url(), &user.token).await;
+        ws.subscribe(&format!("user:{}", user.id), None).await;
+        users.push((user, ws));
+    }
+    let keys: Vec<String> = (0..users.len()).map(|i| format!("many-{i}")).collect();
+    let grants = users
+        .iter()
+        .zip(&keys)
+        .enumerate()
+        .map(|(i, ((user, _), key))| grant(&app.api, &root, &user.id, "high", 10 + i as i64, key));
+    for reply in futures::future::join_all(grants).await {
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    }
+    for (i, (user, ws)) in users.iter_mut().enumerate() {
+        let live = ws.recv_type("points.balance").await;
+        assert_eq!(live["topic"], format!("user:{}", user.id));
+        assert_eq!(live["high"].as_i64(), Some(10 + i as i64), "{live}");
+    }
+
+    for (i, (user, _)) in users.iter().enumerate() {
+        let mut resumed = WsClient::connect(&app.ws_url(), &user.token).await;
+        let reply = resumed
+            .subscribe(&format!("user:{}", user.id), Some(0))
+            .await;
+        assert_eq!(reply["type"], "subscribed", "{reply}");
+        if reply["recovered"] == true {
+            let replayed = resumed.recv_type("points.balance").await;
+            assert_eq!(replayed["high"].as_i64(), Some(10 + i as i64), "{replayed}");
+        } else {
+            assert_eq!(reply["recovered"], false, "{reply}");
+        }
+    }
+    assert_balanced(&app.api, &root).await;
+}
