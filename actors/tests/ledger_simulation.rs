@@ -23,9 +23,11 @@ use medrt_domain::ledger::{
 const SEEDS_PER_SHARD: u64 = 60;
 const STEPS: usize = 40;
 const USERS: usize = 3;
-/// Longer than any wait the system itself allows (a submit gives up after 10 s): a call
-/// still running past it is stuck, and the failure names the seed, step and call.
-const STUCK_AFTER: Duration = Duration::from_secs(60);
+/// Longer than any wait the system itself allows (a submit gives up after 10 s, a
+/// shutdown after 35 s): a call still running past it is stuck, and the failure names
+/// the seed, step and call. Well inside nextest's limit for a shard (a shard takes
+/// 20 s alone, about a minute in a loaded full run), so it fires first.
+const STUCK_AFTER: Duration = Duration::from_secs(40);
 
 /// Awaits `call`, failing with `what` if it takes past `STUCK_AFTER`.
 async fn bounded<T>(what: impl Fn() -> String, call: impl Future<Output = T>) -> Result<T, String> {
