@@ -144,8 +144,11 @@ impl<'a> Outbox<'a> {
             .all(db)
             .await?;
         let written_together = outbox::Entity::find()
+            .select_only()
+            .column(outbox::Column::Id)
             .filter(outbox::Column::Topic.eq(MANY))
             .filter(outbox::Column::Id.gt(after.get()))
+            .into_tuple::<i64>()
             .one(db)
             .await?
             .is_some();
