@@ -19,9 +19,9 @@ use crate::bus::Delivery;
 
 const PRUNED_THROUGH: &str = "pruned_through";
 
-/// The topic of a row holding several events (`append_together`). No client topic has
-/// this name, so replay never returns such rows.
-const MANY: &str = "many";
+/// The topic of a row holding several users' events (`append_together`). No client
+/// topic has this name, so replay never returns such rows.
+const MANY: &str = "user:*";
 
 pub struct Outbox<'a> {
     store: &'a Store,
@@ -74,15 +74,17 @@ impl<'a> Outbox<'a> {
         insert_rows(conn, &rows, now).await
     }
 
-    /// Appends several events as one row, published like any others but never
+    /// Appends several users' events as one row, published like any others but never
     /// replayed. A ledger batch moves hundreds of users' balances at once: a row, two
     /// index entries and a later update for each would cost a third of the batch.
+    /// Events for other topics get a row each.
     pub(super) async fn append_together<C: ConnectionTrait>(
         conn: &C,
         events: &[Event],
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        if events.len() < 2 {
+        let users_only = events.iter().all(|e| matches!(e.topic(), Topic::User(_)));
+        if events.len() < 2 || !users_only {
             return Self::append_all(conn, events, now).await;
         }
         let payload = serde_json::to_string(events).map_err(StoreError::corrupt)?;
@@ -143,15 +145,16 @@ impl<'a> Outbox<'a> {
             .limit(limit + 1)
             .all(db)
             .await?;
-        let written_together = outbox::Entity::find()
-            .select_only()
-            .column(outbox::Column::Id)
-            .filter(outbox::Column::Topic.eq(MANY))
-            .filter(outbox::Column::Id.gt(after.get()))
-            .into_tuple::<i64>()
-            .one(db)
-            .await?
-            .is_some();
+        let written_together = matches!(topic, Topic::User(_))
+            && outbox::Entity::find()
+                .select_only()
+                .column(outbox::Column::Id)
+                .filter(outbox::Column::Topic.eq(MANY))
+                .filter(outbox::Column::Id.gt(after.get()))
+                .into_tuple::<i64>()
+                .one(db)
+                .await?
+                .is_some();
         let complete =
             after.get() >= pruned_through && rows.len() as u64 <= limit && !written_together;
         let mut deliveries = decode_all(rows)?;
@@ -282,7 +285,7 @@ fn decode_all(rows: Vec<outbox::Model>) -> Result<Vec<Delivery>, StoreError> {
 
 #[cfg(test)]
 mod tests {
-    use medrt_domain::ids::UserId;
+    use medrt_domain::ids::{AnnouncementId, UserId};
 
     use super::*;
     use crate::store::test_store::migrated_store;
@@ -347,6 +350,39 @@ mod tests {
             .await
             .unwrap();
         assert!(replay.complete && replay.deliveries.is_empty());
+    }
+
+    #[tokio::test]
+    async fn only_users_events_share_a_row_and_only_user_topics_are_told_to_reload() {
+        let (store, _dir) = migrated_store().await;
+        let a = UserId::generate();
+        let notice = Event::Announced {
+            announcement_id: AnnouncementId::generate(),
+            title: "t".into(),
+            body: "b".into(),
+        };
+        let txn = store.begin_write().await.unwrap();
+        Outbox::append_together(&txn, &[balance(a, 1), notice.clone()], Utc::now())
+            .await
+            .unwrap();
+        Outbox::append_together(
+            &txn,
+            &[balance(a, 2), balance(UserId::generate(), 3)],
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+        txn.commit().await.unwrap();
+        assert_eq!(store.outbox().claim(10).await.unwrap().rows, 3);
+
+        let notices = store
+            .outbox()
+            .replay(Topic::Announcements, EventId::new(0), 10)
+            .await
+            .unwrap();
+        let replayed: Vec<&Event> = notices.deliveries.iter().map(|d| &d.event).collect();
+        assert_eq!(replayed, [&notice]);
+        assert!(notices.complete);
     }
 
     #[tokio::test]
