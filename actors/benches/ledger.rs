@@ -181,8 +181,8 @@ async fn store_rounds(store: &Store, users: &[UserId], deadline: Instant) -> Vec
     latencies
 }
 
-/// A fresh PostgreSQL database next to the one `admin_url` names.
-async fn fresh_postgres(admin_url: &str) -> String {
+/// A fresh PostgreSQL database next to the one `admin_url` names: its name and URL.
+async fn fresh_postgres(admin_url: &str) -> (String, String) {
     let name = format!(
         "medrt_bench_{}",
         &uuid::Uuid::new_v4().simple().to_string()[..8]
@@ -195,10 +195,20 @@ async fn fresh_postgres(admin_url: &str) -> String {
     let (base, query) = admin_url
         .split_once('?')
         .map_or((admin_url, String::new()), |(b, q)| (b, format!("?{q}")));
-    format!(
+    let url = format!(
         "{}/{name}{query}",
         base.rsplit_once('/').map_or(base, |(root, _)| root)
-    )
+    );
+    (name, url)
+}
+
+/// Drops a database `fresh_postgres` made, once its run is over.
+async fn drop_postgres(admin_url: &str, name: &str) {
+    let admin = Database::connect(admin_url).await.expect("PostgreSQL");
+    admin
+        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .await
+        .expect("drop database");
 }
 
 #[tokio::main]
@@ -244,16 +254,9 @@ async fn main() {
             rows.push(run("SQLite", &file.url, path, clients, seconds).await);
             eprintln!("  sqlite {clients} clients done");
             if let Some(admin) = &postgres {
-                rows.push(
-                    run(
-                        "PostgreSQL",
-                        &fresh_postgres(admin).await,
-                        path,
-                        clients,
-                        seconds,
-                    )
-                    .await,
-                );
+                let (name, url) = fresh_postgres(admin).await;
+                rows.push(run("PostgreSQL", &url, path, clients, seconds).await);
+                drop_postgres(admin, &name).await;
                 eprintln!("  postgres {clients} clients done");
             }
         }
