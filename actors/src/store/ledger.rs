@@ -233,9 +233,11 @@ async fn available_of<C: ConnectionTrait>(
     ))
 }
 
-/// The one order in which writers lock account rows (byte order of the key, whatever
-/// the database's collation), so that concurrent writers never deadlock.
-pub(super) const LOCK_ORDER: &str = r#"account COLLATE "C""#;
+/// The one order in which writers lock account rows (descending byte order of the key,
+/// whatever the database's collation), so that concurrent writers never deadlock.
+/// Descending puts system accounts (`s:…`) after users' (`u:…`): the revenue account,
+/// which nearly every batch credits, is locked last and so held only until the commit.
+pub(super) const LOCK_ORDER: &str = r#"account COLLATE "C" DESC"#;
 
 /// The columns `ledger_rows::balances_from_rows` reads.
 pub(super) const BALANCE_COLUMNS: &str =

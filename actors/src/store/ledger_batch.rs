@@ -149,7 +149,7 @@ async fn move_balances(
             )
         })
         .collect();
-    rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    rows.sort_unstable_by(|a, b| b.0.cmp(&a.0));
     let source = json_rows::select(
         backend,
         1,

@@ -8,6 +8,7 @@ mod commission_recompute;
 mod commissions;
 mod distribution;
 mod ledger_crash;
+mod ledger_locks;
 mod migrations;
 mod ops;
 mod orders;
