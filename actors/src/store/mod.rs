@@ -89,13 +89,19 @@ impl Store {
         };
         options
             .max_connections(max_connections)
-            .min_connections(settings.min_connections.min(max_connections))
             .connect_timeout(Duration::from_millis(settings.connect_timeout_ms))
             .acquire_timeout(Duration::from_millis(settings.acquire_timeout_ms))
             .sqlx_logging(false)
             // A ping on every checkout costs a round trip per transaction; only a
             // connection idle long enough to have been dropped is checked.
-            .test_before_acquire_if_idle_for(Duration::from_secs(30));
+            .test_before_acquire_if_idle_for(Duration::from_secs(30))
+            // No background pool task at all (connections open on demand): sqlx 0.9.0's
+            // idle/lifetime reaper loops `num_idle` times without yielding, and that
+            // counter briefly wraps below zero when a connection is taken while another
+            // is being returned; the reaper then pins a runtime worker forever (seen in
+            // a thread dump of a hung test). A kept-warm minimum would spawn a task too.
+            .idle_timeout(None)
+            .max_lifetime(None);
         let busy_timeout = Duration::from_millis(settings.sqlite_busy_timeout_ms);
         // SQLite on disk also gets connections beside the writer, which WAL lets read
         // while it writes: for the outbox relay's scans and the WAL checkpoints, which
@@ -117,7 +123,7 @@ impl Store {
         });
         let (reader, checkpointer) = if background_checkpoints {
             let mut side = options.clone();
-            side.max_connections(2).min_connections(1);
+            side.max_connections(2);
             let reader = Database::connect(side).await?;
             let checkpoints = checkpoint::start(reader.clone());
             (Some(reader), Some(Arc::new(checkpoints)))
@@ -236,5 +242,23 @@ impl Store {
         }
         let _ = self.db.close_by_ref().await;
         let _ = self.reader.close_by_ref().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_store::migrated_store;
+
+    /// sqlx's pool tasks can pin a runtime worker (see `Store::connect`): neither the
+    /// writer's pool nor the one beside it runs a reaper or keeps a minimum.
+    #[tokio::test]
+    async fn pools_run_no_background_task() {
+        let (store, _dir) = migrated_store().await;
+        for db in [&store.db, &store.reader] {
+            let options = db.get_sqlite_connection_pool().options();
+            assert_eq!(options.get_idle_timeout(), None);
+            assert_eq!(options.get_max_lifetime(), None);
+            assert_eq!(options.get_min_connections(), 0);
+        }
     }
 }

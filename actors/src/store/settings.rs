@@ -6,7 +6,6 @@ pub struct DatabaseSettings {
     /// `sqlite://data/medrt.db?mode=rwc` or `postgres://user@host/db`.
     pub url: String,
     pub max_connections: u32,
-    pub min_connections: u32,
     pub connect_timeout_ms: u64,
     pub acquire_timeout_ms: u64,
     pub sqlite_busy_timeout_ms: u64,
@@ -18,7 +17,6 @@ impl DatabaseSettings {
         Self {
             url: url.into(),
             max_connections: 16,
-            min_connections: 1,
             connect_timeout_ms: 5000,
             acquire_timeout_ms: 5000,
             sqlite_busy_timeout_ms: 5000,
