@@ -133,25 +133,33 @@ impl RelayState {
             let mut claim = self.args.store.outbox().claim(batch_max).await?;
             let claim_rows = claim.rows;
             let deliveries = std::mem::take(&mut claim.deliveries);
-            let mut published: Vec<EventId> = Vec::with_capacity(deliveries.len());
+            // Rows whose events are all out, each once (a row's events come together).
+            let mut published: Vec<EventId> = Vec::with_capacity(claim_rows as usize);
+            let mut sent = 0u64;
             let mut bus_failed = false;
             for delivery in deliveries {
                 let delivery = Arc::new(delivery);
                 match self.args.bus.publish(delivery.clone()).await {
-                    Ok(()) => published.push(delivery.id),
+                    Ok(()) => {
+                        sent += 1;
+                        if published.last() != Some(&delivery.id) {
+                            published.push(delivery.id);
+                        }
+                    }
                     Err(e) => {
                         tracing::warn!(error = %e, event_id = %delivery.id, "bus publish failed");
                         // A row holding several events stays unpublished until all of
                         // them are out; the bus drops the repeats (`message_id`).
-                        published.retain(|id| *id != delivery.id);
+                        if published.last() == Some(&delivery.id) {
+                            published.pop();
+                        }
                         bus_failed = true;
                         break;
                     }
                 }
             }
-            let count = published.len() as u64;
             claim.finish(&published, &self.args.store).await?;
-            metrics::counter!("medrt_outbox_published_total").increment(count);
+            metrics::counter!("medrt_outbox_published_total").increment(sent);
             if bus_failed || claim_rows < batch_max {
                 return Ok(());
             }

@@ -145,7 +145,10 @@ impl<'a> Outbox<'a> {
             .limit(limit + 1)
             .all(db)
             .await?;
-        let written_together = matches!(topic, Topic::User(_))
+        let complete = after.get() >= pruned_through && rows.len() as u64 <= limit;
+        // Asked only while the answer can still change `complete`.
+        let written_together = complete
+            && matches!(topic, Topic::User(_))
             && outbox::Entity::find()
                 .select_only()
                 .column(outbox::Column::Id)
@@ -155,8 +158,7 @@ impl<'a> Outbox<'a> {
                 .one(db)
                 .await?
                 .is_some();
-        let complete =
-            after.get() >= pruned_through && rows.len() as u64 <= limit && !written_together;
+        let complete = complete && !written_together;
         let mut deliveries = decode_all(rows)?;
         deliveries.truncate(limit as usize);
         Ok(Replay {
@@ -268,17 +270,16 @@ fn decode_all(rows: Vec<outbox::Model>) -> Result<Vec<Delivery>, StoreError> {
     for row in rows {
         let id = EventId::new(row.id);
         let corrupt = |e: serde_json::Error| StoreError::corrupt(format!("outbox row {id}: {e}"));
-        if row.topic == MANY {
-            let events: Vec<Event> = serde_json::from_str(&row.payload).map_err(corrupt)?;
-            deliveries.extend(
-                events
-                    .into_iter()
-                    .map(|event| Delivery::new(id, event, row.created_at)),
-            );
+        let events: Vec<Event> = if row.topic == MANY {
+            serde_json::from_str(&row.payload).map_err(corrupt)?
         } else {
-            let event: Event = serde_json::from_str(&row.payload).map_err(corrupt)?;
-            deliveries.push(Delivery::new(id, event, row.created_at));
-        }
+            vec![serde_json::from_str(&row.payload).map_err(corrupt)?]
+        };
+        deliveries.extend(
+            events
+                .into_iter()
+                .map(|event| Delivery::new(id, event, row.created_at)),
+        );
     }
     Ok(deliveries)
 }
