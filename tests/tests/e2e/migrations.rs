@@ -3,18 +3,38 @@
 //! once; accounts written with a `user_id` (before migration 14) keep their balances
 //! and keep moving.
 
-use medrt_actors::store::GroupOutcome;
-use medrt_actors::store::{DatabaseSettings, PageRequest, Store};
+use medrt_actors::store::{DatabaseSettings, GroupOutcome, PageRequest, Store};
 use medrt_domain::ids::UserId;
 use medrt_domain::ledger::{
     AccountRef, Amount, IdempotencyKey, Phase, PointKind, Reason, SystemAccount, TransferSpec,
 };
 use medrt_migrations::{Migrator, MigratorTrait};
 use medrt_tests::TestBackend;
-use sea_orm::{ConnectionTrait, Database, DbBackend, Statement, Value};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement, Value};
 
 const BEFORE_LEAN_SCHEMA: u32 = 12;
 const BEFORE_ACCOUNTS_WITHOUT_USER: u32 = 13;
+
+/// A fresh database migrated up to (and including) migration `version`.
+async fn database_at(version: u32) -> (TestBackend, DatabaseConnection, DbBackend) {
+    let backend = TestBackend::new().await;
+    let db = Database::connect(backend.database_url.as_str())
+        .await
+        .unwrap();
+    Migrator::up(&db, Some(version)).await.unwrap();
+    let kind = db.get_database_backend();
+    (backend, db, kind)
+}
+
+/// The backend's placeholders for parameters 1 to `n`.
+fn placeholders(backend: DbBackend, n: usize) -> Vec<String> {
+    (1..=n)
+        .map(|i| match backend {
+            DbBackend::Postgres => format!("${i}"),
+            _ => "?".to_owned(),
+        })
+        .collect()
+}
 
 /// A transfer row written straight into the table, as an older release would have.
 struct OldRow<'a> {
@@ -26,12 +46,7 @@ struct OldRow<'a> {
 }
 
 fn insert(backend: DbBackend, id: uuid::Uuid, payer: &str, row: OldRow<'_>) -> Statement {
-    let p: Vec<String> = (1..=12)
-        .map(|n| match backend {
-            DbBackend::Postgres => format!("${n}"),
-            _ => "?".to_owned(),
-        })
-        .collect();
+    let p = placeholders(backend, 12);
     let (columns, values) = match row.fingerprint {
         Some(_) => (", fingerprint", format!(", {}", p[11])),
         None => ("", String::new()),
@@ -63,12 +78,7 @@ fn insert(backend: DbBackend, id: uuid::Uuid, payer: &str, row: OldRow<'_>) -> S
 
 #[tokio::test]
 async fn the_lean_ledger_schema_keeps_existing_transfers_and_single_settlement() {
-    let backend = TestBackend::new().await;
-    let db = Database::connect(backend.database_url.as_str())
-        .await
-        .unwrap();
-    let kind = db.get_database_backend();
-    Migrator::up(&db, Some(BEFORE_LEAN_SCHEMA)).await.unwrap();
+    let (backend, db, kind) = database_at(BEFORE_LEAN_SCHEMA).await;
 
     let user = UserId::generate();
     let payer = format!("u:{user}:high");
@@ -143,45 +153,40 @@ async fn the_lean_ledger_schema_keeps_existing_transfers_and_single_settlement()
 
 #[tokio::test]
 async fn accounts_written_with_a_user_column_keep_their_balances() {
-    let backend = TestBackend::new().await;
-    let db = Database::connect(backend.database_url.as_str())
-        .await
-        .unwrap();
-    let kind = db.get_database_backend();
-    Migrator::up(&db, Some(BEFORE_ACCOUNTS_WITHOUT_USER))
-        .await
-        .unwrap();
+    let (backend, db, kind) = database_at(BEFORE_ACCOUNTS_WITHOUT_USER).await;
     let user = UserId::generate();
     let account = AccountRef::user(user, PointKind::High);
     let issuance = AccountRef::system(SystemAccount::Issuance, PointKind::High);
-    let p = |n: usize| match kind {
-        DbBackend::Postgres => format!("${n}"),
-        _ => "?".to_owned(),
-    };
+    let p = placeholders(kind, 4);
     let insert = format!(
         "INSERT INTO ledger_accounts (account, user_id, kind, debits_posted, credits_posted, \
          debits_pending, credits_pending) VALUES ({}, {}, 'high', {}, {}, 0, 0)",
-        p(1),
-        p(2),
-        p(3),
-        p(4)
+        p[0], p[1], p[2], p[3]
     );
-    for (name, owner, debits, credits) in [
-        (account.to_string(), Some(user.as_uuid()), 0i64, 70i64),
-        (issuance.to_string(), None, 70, 0),
-    ] {
+    let old_row = |name: &AccountRef, owner: Option<uuid::Uuid>, debits: i64, credits: i64| {
         let values: Vec<Value> = vec![
-            name.into(),
+            name.to_string().into(),
             Value::Uuid(owner),
             debits.into(),
             credits.into(),
         ];
-        db.execute_raw(Statement::from_sql_and_values(kind, &insert, values))
-            .await
-            .unwrap();
-    }
+        Statement::from_sql_and_values(kind, &insert, values)
+    };
+    db.execute_raw(old_row(&account, Some(user.as_uuid()), 0, 70))
+        .await
+        .unwrap();
+    db.execute_raw(old_row(&issuance, None, 70, 0))
+        .await
+        .unwrap();
 
     Migrator::up(&db, None).await.unwrap();
+    let other = AccountRef::user(UserId::generate(), PointKind::High);
+    assert!(
+        db.execute_raw(old_row(&other, Some(user.as_uuid()), 0, 0))
+            .await
+            .is_err(),
+        "the user_id column is still there"
+    );
     db.close().await.unwrap();
 
     let store = Store::connect(&DatabaseSettings::with_url(&backend.database_url))
@@ -191,16 +196,14 @@ async fn accounts_written_with_a_user_column_keep_their_balances() {
         store.ledger().balance(account).await.unwrap().available(),
         70
     );
-    let spend = TransferSpec {
-        key: IdempotencyKey::parse("after-upgrade").unwrap(),
-        debit: account,
-        credit: AccountRef::system(SystemAccount::Revenue, PointKind::High),
-        amount: Amount::new(30).unwrap(),
-        reason: Reason::Charge,
-        reference: None,
-        phase: Phase::Posted,
-        reverses: None,
-    };
+    let spend = TransferSpec::posted(
+        IdempotencyKey::parse("after-upgrade").unwrap(),
+        account,
+        AccountRef::system(SystemAccount::Revenue, PointKind::High),
+        Amount::new(30).unwrap(),
+        Reason::Charge,
+        None,
+    );
     let outcomes = store.ledger().commit(&[vec![spend]]).await.unwrap();
     assert!(
         matches!(outcomes.as_slice(), [GroupOutcome::Committed(_)]),
