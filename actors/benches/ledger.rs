@@ -17,7 +17,7 @@ use medrt_actors::ledger::LedgerService;
 use medrt_actors::store::{GroupOutcome, Store};
 use medrt_domain::ids::UserId;
 use medrt_domain::ledger::{
-    AccountRef, Amount, IdempotencyKey, Phase, PointKind, Reason, SystemAccount, TransferSpec,
+    AccountRef, Amount, IdempotencyKey, PointKind, Reason, SystemAccount, TransferSpec,
 };
 use sea_orm::{ConnectionTrait, Database};
 
@@ -52,16 +52,14 @@ struct Row {
 }
 
 fn spend(user: UserId, key: String) -> TransferSpec {
-    TransferSpec {
-        key: IdempotencyKey::parse(&key).expect("key"),
-        debit: AccountRef::user(user, PointKind::High),
-        credit: AccountRef::system(SystemAccount::Revenue, PointKind::High),
-        amount: Amount::new(1).expect("amount"),
-        reason: Reason::Charge,
-        reference: None,
-        phase: Phase::Posted,
-        reverses: None,
-    }
+    TransferSpec::posted(
+        IdempotencyKey::parse(&key).expect("key"),
+        AccountRef::user(user, PointKind::High),
+        AccountRef::system(SystemAccount::Revenue, PointKind::High),
+        Amount::new(1).expect("amount"),
+        Reason::Charge,
+        None,
+    )
 }
 
 async fn run(

@@ -12,7 +12,7 @@ use medrt_actors::store::GroupOutcome;
 use medrt_domain::event::Event;
 use medrt_domain::ids::UserId;
 use medrt_domain::ledger::{
-    AccountRef, Amount, IdempotencyKey, Phase, PointKind, Reason, SystemAccount, TransferSpec,
+    AccountRef, Amount, IdempotencyKey, PointKind, Reason, SystemAccount, TransferSpec,
 };
 use ractor::Actor;
 
@@ -54,16 +54,14 @@ impl Bus for FlakyBus {
 }
 
 fn grant(user: UserId) -> Vec<TransferSpec> {
-    vec![TransferSpec {
-        key: IdempotencyKey::parse(&format!("grant-{user}")).unwrap(),
-        debit: AccountRef::system(SystemAccount::Issuance, PointKind::High),
-        credit: AccountRef::user(user, PointKind::High),
-        amount: Amount::new(10).unwrap(),
-        reason: Reason::Grant,
-        reference: None,
-        phase: Phase::Posted,
-        reverses: None,
-    }]
+    vec![TransferSpec::posted(
+        IdempotencyKey::parse(&format!("grant-{user}")).unwrap(),
+        AccountRef::system(SystemAccount::Issuance, PointKind::High),
+        AccountRef::user(user, PointKind::High),
+        Amount::new(10).unwrap(),
+        Reason::Grant,
+        None,
+    )]
 }
 
 #[tokio::test]

@@ -99,7 +99,7 @@ impl LedgerService {
         key: IdempotencyKey,
     ) -> Result<Receipt, LedgerFailure> {
         let issuance = AccountRef::system(SystemAccount::Issuance, kind);
-        self.single(posted(
+        self.single(TransferSpec::posted(
             key,
             issuance,
             AccountRef::user(to, kind),
@@ -120,7 +120,7 @@ impl LedgerService {
         key: IdempotencyKey,
     ) -> Result<Receipt, LedgerFailure> {
         let reference = Reference::new("allocation", &to.to_string());
-        let spec = posted(
+        let spec = TransferSpec::posted(
             key,
             AccountRef::user(from, kind),
             AccountRef::user(to, kind),
@@ -144,7 +144,7 @@ impl LedgerService {
             .price(task_type)
             .ok_or_else(|| LedgerFailure::Unpriced(task_type.to_owned()))?;
         let revenue = AccountRef::system(SystemAccount::Revenue, price.kind);
-        self.single(posted(
+        self.single(TransferSpec::posted(
             key,
             AccountRef::user(user, price.kind),
             revenue,
@@ -171,7 +171,7 @@ impl LedgerService {
         let refunds = AccountRef::system(SystemAccount::Refunds, charge.spec.debit.kind);
         let spec = TransferSpec {
             reverses: Some(charge.id),
-            ..posted(
+            ..TransferSpec::posted(
                 key,
                 refunds,
                 charge.spec.debit,
@@ -195,7 +195,7 @@ impl LedgerService {
         let revenue = AccountRef::system(SystemAccount::Revenue, kind);
         let spec = TransferSpec {
             phase: Phase::Pending,
-            ..posted(
+            ..TransferSpec::posted(
                 key,
                 AccountRef::user(user, kind),
                 revenue,
@@ -236,7 +236,7 @@ impl LedgerService {
     ) -> Result<Receipt, LedgerFailure> {
         let spec = TransferSpec {
             phase,
-            ..posted(
+            ..TransferSpec::posted(
                 key,
                 hold.spec.debit,
                 hold.spec.credit,
@@ -246,25 +246,5 @@ impl LedgerService {
             )
         };
         self.single(spec).await
-    }
-}
-
-fn posted(
-    key: IdempotencyKey,
-    debit: AccountRef,
-    credit: AccountRef,
-    amount: Amount,
-    reason: Reason,
-    reference: Option<Reference>,
-) -> TransferSpec {
-    TransferSpec {
-        key,
-        debit,
-        credit,
-        amount,
-        reason,
-        reference,
-        phase: Phase::Posted,
-        reverses: None,
     }
 }

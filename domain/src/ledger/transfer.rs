@@ -142,6 +142,27 @@ pub struct TransferSpec {
 }
 
 impl TransferSpec {
+    /// A transfer posted at once (no hold), reversing nothing.
+    pub fn posted(
+        key: IdempotencyKey,
+        debit: AccountRef,
+        credit: AccountRef,
+        amount: Amount,
+        reason: Reason,
+        reference: Option<Reference>,
+    ) -> Self {
+        Self {
+            key,
+            debit,
+            credit,
+            amount,
+            reason,
+            reference,
+            phase: Phase::Posted,
+            reverses: None,
+        }
+    }
+
     /// Two different accounts of the same kind.
     pub fn check_shape(&self) -> Result<(), LedgerError> {
         if self.debit == self.credit {

@@ -5,7 +5,7 @@
 use medrt_actors::store::{DatabaseSettings, GroupOutcome, Store};
 use medrt_domain::ids::UserId;
 use medrt_domain::ledger::{
-    AccountRef, Amount, IdempotencyKey, Phase, PointKind, Reason, SystemAccount, TransferSpec,
+    AccountRef, Amount, IdempotencyKey, PointKind, Reason, SystemAccount, TransferSpec,
 };
 use medrt_tests::TestBackend;
 
@@ -13,17 +13,23 @@ const USERS: usize = 6;
 const WRITERS: usize = 6;
 const ROUNDS: usize = 30;
 
-fn transfer(key: String, debit: AccountRef, credit: AccountRef, reason: Reason) -> TransferSpec {
-    TransferSpec {
-        key: IdempotencyKey::parse(&key).unwrap(),
+/// `amount` points from `debit` to `credit`, posted at once.
+fn transfer(
+    key: String,
+    debit: AccountRef,
+    credit: AccountRef,
+    amount: i64,
+    reason: Reason,
+) -> TransferSpec {
+    let key = IdempotencyKey::parse(&key).unwrap();
+    TransferSpec::posted(
+        key,
         debit,
         credit,
-        amount: Amount::new(1).unwrap(),
+        Amount::new(amount).unwrap(),
         reason,
-        reference: None,
-        phase: Phase::Posted,
-        reverses: None,
-    }
+        None,
+    )
 }
 
 #[tokio::test]
@@ -42,10 +48,13 @@ async fn crossing_transfers_from_both_paths_never_deadlock() {
         .iter()
         .enumerate()
         .map(|(i, u)| {
-            vec![TransferSpec {
-                amount: Amount::new(1_000_000).unwrap(),
-                ..transfer(format!("fund-{i}"), issuance, *u, Reason::Grant)
-            }]
+            vec![transfer(
+                format!("fund-{i}"),
+                issuance,
+                *u,
+                1_000_000,
+                Reason::Grant,
+            )]
         })
         .collect();
     store.ledger().commit(&funding).await.unwrap();
@@ -68,16 +77,16 @@ async fn crossing_transfers_from_both_paths_never_deadlock() {
                     let b = (a + 1 + pick() % (USERS - 1)) % USERS;
                     let c = (b + 1 + pick() % (USERS - 1)) % USERS;
                     vec![vec![
-                        transfer(key(0), users[a], users[b], Reason::Allocation),
-                        transfer(key(1), users[b], users[c], Reason::Allocation),
-                        transfer(key(2), users[c], revenue, Reason::Charge),
+                        transfer(key(0), users[a], users[b], 1, Reason::Allocation),
+                        transfer(key(1), users[b], users[c], 1, Reason::Allocation),
+                        transfer(key(2), users[c], revenue, 1, Reason::Charge),
                     ]]
                 } else {
                     (0..4)
                         .map(|n| {
                             let (a, b) = (pick(), pick());
                             let credit = if a == b { revenue } else { users[b] };
-                            vec![transfer(key(n), users[a], credit, Reason::Allocation)]
+                            vec![transfer(key(n), users[a], credit, 1, Reason::Allocation)]
                         })
                         .collect()
                 };
