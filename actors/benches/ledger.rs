@@ -6,7 +6,11 @@
 //! and, when `MEDRT_BENCH_DATABASE_URL` (or `MEDRT_TEST_DATABASE_URL`) names a
 //! PostgreSQL server, on PostgreSQL. The books are audited after every run.
 //!
-//! Run: `make bench` or `cargo bench -p medrt-actors --bench ledger -- [--seconds 3] [--clients 1,16,256] [--path actors|naive|store]`.
+//! Idempotency keys are UUIDv7 (time-ordered, as TigerBeetle recommends for its ids):
+//! each batch's keys then land together at the end of the unique index. `--keys random`
+//! uses UUIDv4 instead, each key on an index page of its own.
+//!
+//! Run: `make bench` or `cargo bench -p medrt-actors --bench ledger -- [--seconds 3] [--clients 1,16,256] [--path actors|naive|store] [--keys ordered|random]`.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -51,9 +55,26 @@ struct Row {
     balanced: bool,
 }
 
-fn spend(user: UserId, key: String) -> TransferSpec {
+/// How the clients make their idempotency keys.
+#[derive(Clone, Copy, PartialEq)]
+enum Keys {
+    Ordered,
+    Random,
+}
+
+impl Keys {
+    fn next(self) -> IdempotencyKey {
+        let id = match self {
+            Keys::Ordered => uuid::Uuid::now_v7(),
+            Keys::Random => uuid::Uuid::new_v4(),
+        };
+        IdempotencyKey::parse(&id.simple().to_string()).expect("a key")
+    }
+}
+
+fn spend(user: UserId, keys: Keys) -> TransferSpec {
     TransferSpec::posted(
-        IdempotencyKey::parse(&key).expect("key"),
+        keys.next(),
         AccountRef::user(user, PointKind::High),
         AccountRef::system(SystemAccount::Revenue, PointKind::High),
         Amount::new(1).expect("amount"),
@@ -68,6 +89,7 @@ async fn run(
     path: Path,
     clients: usize,
     seconds: f64,
+    keys: Keys,
 ) -> Row {
     let store = support::open_store(url).await;
     let node = support::start_node(&store, 1024).await;
@@ -88,9 +110,10 @@ async fn run(
     let deadline = Instant::now() + Duration::from_secs_f64(seconds);
     let started = Instant::now();
     let latencies = if path == Path::Store {
-        store_rounds(&store, &users, deadline).await
+        store_rounds(&store, &users, keys, deadline).await
     } else {
-        clients_in_parallel(&ledger, &store, &users, path == Path::Actors, deadline).await
+        let through_actors = path == Path::Actors;
+        clients_in_parallel(&ledger, &store, &users, through_actors, keys, deadline).await
     };
     let elapsed = started.elapsed().as_secs_f64();
     let pick = |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize];
@@ -115,18 +138,17 @@ async fn clients_in_parallel(
     store: &Store,
     users: &[UserId],
     through_actors: bool,
+    keys: Keys,
     deadline: Instant,
 ) -> Vec<f64> {
     let workers: Vec<_> = users
         .iter()
-        .enumerate()
-        .map(|(c, user)| {
+        .map(|user| {
             let (ledger, store, user) = (ledger.clone(), store.clone(), *user);
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
-                let mut n = 0usize;
                 while Instant::now() < deadline {
-                    let spec = spend(user, format!("c{c}-{n}"));
+                    let spec = spend(user, keys);
                     let t = Instant::now();
                     let ok = if through_actors {
                         ledger.submit(vec![spec]).await.is_ok()
@@ -138,7 +160,6 @@ async fn clients_in_parallel(
                     };
                     assert!(ok, "a funded spend must succeed");
                     latencies.push(t.elapsed().as_secs_f64() * 1000.0);
-                    n += 1;
                 }
                 latencies
             })
@@ -154,15 +175,10 @@ async fn clients_in_parallel(
 
 /// One spend per client per round, each round committed as one batch by the store; a
 /// transfer's latency is its round's. Sorted latencies in ms.
-async fn store_rounds(store: &Store, users: &[UserId], deadline: Instant) -> Vec<f64> {
+async fn store_rounds(store: &Store, users: &[UserId], keys: Keys, deadline: Instant) -> Vec<f64> {
     let mut latencies = Vec::new();
-    let mut round = 0usize;
     while Instant::now() < deadline {
-        let groups: Vec<_> = users
-            .iter()
-            .enumerate()
-            .map(|(c, user)| vec![spend(*user, format!("c{c}-{round}"))])
-            .collect();
+        let groups: Vec<_> = users.iter().map(|user| vec![spend(*user, keys)]).collect();
         let t = Instant::now();
         let outcomes = store.ledger().commit(&groups).await.expect("batch commits");
         assert!(
@@ -173,7 +189,6 @@ async fn store_rounds(store: &Store, users: &[UserId], deadline: Instant) -> Vec
         );
         let ms = t.elapsed().as_secs_f64() * 1000.0;
         latencies.extend(std::iter::repeat_n(ms, groups.len()));
-        round += 1;
     }
     latencies.sort_by(f64::total_cmp);
     latencies
@@ -214,6 +229,7 @@ async fn main() {
     let mut seconds = 3.0;
     let mut clients_list: Vec<usize> = CLIENTS.to_vec();
     let mut paths = vec![Path::Actors, Path::Naive, Path::Store];
+    let mut keys = Keys::Ordered;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -238,6 +254,13 @@ async fn main() {
                     _ => panic!("--path actors|naive|store"),
                 }
             }
+            "--keys" => {
+                keys = match args.next().as_deref() {
+                    Some("ordered") => Keys::Ordered,
+                    Some("random") => Keys::Random,
+                    _ => panic!("--keys ordered|random"),
+                }
+            }
             "--bench" => {}
             other => panic!("unknown argument {other}"),
         }
@@ -249,11 +272,11 @@ async fn main() {
     for &clients in &clients_list {
         for &path in &paths {
             let file = support::sqlite_file("bench");
-            rows.push(run("SQLite", &file.url, path, clients, seconds).await);
+            rows.push(run("SQLite", &file.url, path, clients, seconds, keys).await);
             eprintln!("  sqlite {clients} clients done");
             if let Some(admin) = &postgres {
                 let (name, url) = fresh_postgres(admin).await;
-                rows.push(run("PostgreSQL", &url, path, clients, seconds).await);
+                rows.push(run("PostgreSQL", &url, path, clients, seconds, keys).await);
                 drop_postgres(admin, &name).await;
                 eprintln!("  postgres {clients} clients done");
             }

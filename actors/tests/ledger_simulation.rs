@@ -2,7 +2,8 @@
 //! refunds, holds, posts, voids, retries with repeated keys and whole-node restarts,
 //! run through the real actors and database and, step by step, through
 //! `domain::ledger::Book`. After every step the outcomes must agree, every balance must
-//! match, and the database's books must balance. A failure prints its seed;
+//! match, and the database's books must balance; at the end each user's history, read
+//! a few at a time, must list exactly the model's transfers on their account, newest first. A failure prints its seed;
 //! `MEDRT_SIM_SEED=<n>` replays just that one.
 
 mod support;
@@ -13,11 +14,12 @@ use std::time::Duration;
 
 use chrono::Utc;
 use medrt_actors::ledger::{LedgerFailure, LedgerService};
+use medrt_actors::store::{PageRequest, Store};
 use medrt_domain::ids::UserId;
 use medrt_domain::ledger::book::Applied;
 use medrt_domain::ledger::{
-    AccountRef, Amount, Book, IdempotencyKey, Phase, PointKind, Reason, SystemAccount, TransferId,
-    TransferSpec,
+    AccountRef, Amount, Book, IdempotencyKey, Phase, PointKind, Reason, SystemAccount, Transfer,
+    TransferId, TransferSpec,
 };
 
 const SEEDS_PER_SHARD: u64 = 60;
@@ -81,6 +83,8 @@ async fn run_seed(seed: u64) -> Result<(), String> {
     let mut charges: Vec<TransferId> = Vec::new();
     let mut holds: Vec<(TransferId, usize)> = Vec::new();
     let mut sent: Vec<TransferSpec> = Vec::new();
+    // The model's new transfers in the order they were made.
+    let mut applied: Vec<Transfer> = Vec::new();
 
     for step in 0..STEPS {
         let key = IdempotencyKey::parse(&format!("s{seed}-{step}")).unwrap();
@@ -163,6 +167,7 @@ async fn run_seed(seed: u64) -> Result<(), String> {
             (Ok(Applied::New(model)), Ok(receipt)) if !receipt.replayed => {
                 let db = &receipt.transfers[0];
                 ids.insert(db.id, model[0].id);
+                applied.push(model[0].clone());
                 match request.phase {
                     Phase::Pending => holds.push((
                         db.id,
@@ -214,12 +219,46 @@ async fn run_seed(seed: u64) -> Result<(), String> {
         book.check_invariants()
             .map_err(|e| format!("{}: model broke: {e}", context()))?;
     }
+    for user in 0..USERS {
+        let shown = bounded(|| at(STEPS, "history"), history(&store, users[user])).await??;
+        let shown: Vec<TransferId> = shown.iter().map(|id| ids[id]).collect();
+        let expected: Vec<TransferId> = applied
+            .iter()
+            .rev()
+            .filter(|t| t.spec.debit == account(user) || t.spec.credit == account(user))
+            .map(|t| t.id)
+            .collect();
+        if shown != expected {
+            return Err(format!(
+                "{}: history {shown:?} != model {expected:?}",
+                at(STEPS, "history")
+            ));
+        }
+    }
     bounded(
         || at(STEPS, "shutdown"),
         platform.shutdown(Duration::from_secs(1)),
     )
     .await?;
     Ok(())
+}
+
+/// Every transfer in `user`'s history, newest first, read a few at a time.
+async fn history(store: &Store, user: UserId) -> Result<Vec<TransferId>, String> {
+    let mut ids = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .ledger()
+            .history(user, PageRequest::new(Some(3), after))
+            .await
+            .map_err(|e| e.to_string())?;
+        ids.extend(page.items.iter().map(|t| t.id));
+        match page.next_cursor {
+            Some(next) => after = Some(next),
+            None => return Ok(ids),
+        }
+    }
 }
 
 /// The model's version of a request: database transfer ids replaced by the model's.

@@ -16,6 +16,7 @@ mod m20261122_000011_commissions;
 mod m20261122_000012_settings;
 mod m20261122_000013_ledger_lean_indexes;
 mod m20261122_000014_ledger_accounts_without_user;
+mod m20261122_000015_ledger_history_chains;
 
 pub struct Migrator;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000012_settings::Migration),
             Box::new(m20261122_000013_ledger_lean_indexes::Migration),
             Box::new(m20261122_000014_ledger_accounts_without_user::Migration),
+            Box::new(m20261122_000015_ledger_history_chains::Migration),
         ]
     }
 }

@@ -13,7 +13,7 @@ use medrt_domain::ledger::{
     Reference, Transfer, TransferSpec,
 };
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder,
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     TransactionTrait,
 };
 
@@ -22,8 +22,9 @@ use super::entities::{ledger_accounts as accounts, ledger_refunds as refunds};
 use super::json_rows::{self, Field};
 use super::key_values;
 use super::ledger_group::apply_group;
+use super::ledger_history::HistoryCursor;
 use super::ledger_rows::{balances_from_rows, to_balance, to_transfer};
-use super::page::{self, Page, PageRequest};
+use super::page::{Page, PageRequest};
 use super::{Store, StoreError};
 
 const CONFIG_KEY: &str = "config";
@@ -144,31 +145,13 @@ impl<'a> Ledger<'a> {
         Ok(audit)
     }
 
-    /// Transfers touching `user`'s accounts, newest first.
+    /// Transfers touching `user`'s accounts, newest first (see `ledger_history`).
     pub async fn history(
         &self,
         user: UserId,
-        page: PageRequest,
-    ) -> Result<Page<Transfer>, StoreError> {
-        let keys: Vec<String> = PointKind::ALL
-            .iter()
-            .map(|k| AccountRef::user(user, *k).to_string())
-            .collect();
-        let query = transfers::Entity::find().filter(
-            sea_orm::Condition::any()
-                .add(transfers::Column::DebitAccount.is_in(keys.clone()))
-                .add(transfers::Column::CreditAccount.is_in(keys)),
-        );
-        page::fetch(
-            &self.store.db,
-            query,
-            transfers::Column::Id,
-            Order::Desc,
-            page,
-            to_transfer,
-            |t| t.id.as_uuid(),
-        )
-        .await
+        page: PageRequest<HistoryCursor>,
+    ) -> Result<Page<Transfer, HistoryCursor>, StoreError> {
+        super::ledger_history::page(&self.store.db, user, page).await
     }
 
     /// The posted charge made for `reference`, if any.

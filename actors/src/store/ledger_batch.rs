@@ -14,9 +14,11 @@ use medrt_domain::ledger::{
     AccountRef, Balance, Phase, PointKind, Transfer, TransferId, TransferSpec,
 };
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr, SqlErr};
+use uuid::Uuid;
 
 use super::json_rows::{self, Field};
 use super::ledger::{BALANCE_COLUMNS, GroupOutcome, balance_events};
+use super::ledger_history::{Chains, Links, new_heads};
 use super::ledger_rows::balances_from_rows;
 use super::outbox::Outbox;
 use super::{Store, StoreError};
@@ -104,18 +106,21 @@ pub(super) async fn commit(
         }
     }
     let txn = store.begin_write().await?;
-    // Rows nobody else writes go first: the hot account rows stay locked only briefly.
-    if let Err(e) = insert_transfers(&txn, &fresh, now).await {
+    // The accounts move first: linking the transfers into their histories needs the
+    // heads this replaces.
+    let Some((moved, old_heads)) = move_balances(&txn, &deltas, &new_heads(&fresh)).await? else {
+        txn.rollback().await?;
+        return Ok(None);
+    };
+    let mut chains = Chains::new(old_heads);
+    let links: Vec<Links> = fresh.iter().map(|t| chains.link(t)).collect();
+    if let Err(e) = insert_transfers(&txn, &fresh, &links, now).await {
         txn.rollback().await?;
         return match e.sql_err() {
             Some(SqlErr::UniqueConstraintViolation(_)) => Ok(None),
             _ => Err(e.into()),
         };
     }
-    let Some(moved) = move_balances(&txn, &deltas).await? else {
-        txn.rollback().await?;
-        return Ok(None);
-    };
     let events = balance_events(&txn, &users, moved).await?;
     Outbox::append_together(&txn, &events, now).await?;
     txn.commit().await?;
@@ -127,13 +132,20 @@ pub(super) async fn commit(
     ))
 }
 
+/// The totals an upsert wrote, and the history heads it replaced.
+type Moved = (
+    HashMap<AccountRef, Balance>,
+    HashMap<AccountRef, Option<Uuid>>,
+);
+
 /// Adds every delta in one upsert (creating accounts on first use; a zero delta only
-/// locks its row) and returns the totals it wrote, or `None` if a user account would
-/// not have covered its debits with what it had before this batch.
+/// locks its row), setting each moved account's head to `heads`' entry. `None` if a
+/// user account would not have covered its debits with what it had before this batch.
 async fn move_balances(
     txn: &DatabaseTransaction,
     deltas: &BTreeMap<AccountRef, Delta>,
-) -> Result<Option<HashMap<AccountRef, Balance>>, StoreError> {
+    heads: &HashMap<AccountRef, Uuid>,
+) -> Result<Option<Moved>, StoreError> {
     let backend = txn.get_database_backend();
     // Upserted (and so locked) in `LOCK_ORDER`.
     let mut rows: Vec<_> = deltas
@@ -146,6 +158,7 @@ async fn move_balances(
                 d.credits_posted,
                 d.debits_pending,
                 d.credits_pending,
+                heads.get(account).map(|id| id.simple().to_string()),
             )
         })
         .collect();
@@ -160,27 +173,37 @@ async fn move_balances(
             ("cp", Field::BigInt),
             ("dpe", Field::BigInt),
             ("cpe", Field::BigInt),
+            ("head", Field::Uuid),
         ],
         &[],
     );
     // `WHERE true` tells SQLite's parser the upsert's ON is not a join constraint.
     let sql = format!(
         "INSERT INTO ledger_accounts (account, kind, debits_posted, credits_posted, \
-           debits_pending, credits_pending) \
+           debits_pending, credits_pending, head) \
          SELECT * FROM ({source}) AS d WHERE true \
          ON CONFLICT (account) DO UPDATE SET \
            debits_posted = ledger_accounts.debits_posted + excluded.debits_posted, \
            credits_posted = ledger_accounts.credits_posted + excluded.credits_posted, \
            debits_pending = ledger_accounts.debits_pending + excluded.debits_pending, \
-           credits_pending = ledger_accounts.credits_pending + excluded.credits_pending \
+           credits_pending = ledger_accounts.credits_pending + excluded.credits_pending, \
+           prev_head = ledger_accounts.head, head = excluded.head \
          WHERE excluded.debits_posted <> 0 OR excluded.credits_posted <> 0 \
            OR excluded.debits_pending <> 0 OR excluded.credits_pending <> 0 \
-         RETURNING {BALANCE_COLUMNS}"
+         RETURNING {BALANCE_COLUMNS}, prev_head"
     );
     let found = txn
         .query_all_raw(json_rows::statement(backend, sql, &rows, []))
         .await?;
     let balances = balances_from_rows(&found)?;
+    let old_heads = found
+        .iter()
+        .map(|row| {
+            let account: String = row.try_get("", "account")?;
+            let prev: Option<Uuid> = row.try_get("", "prev_head")?;
+            Ok((account.parse().map_err(StoreError::corrupt)?, prev))
+        })
+        .collect::<Result<_, StoreError>>()?;
     let covered = deltas.iter().all(|(account, d)| {
         d.is_zero()
             || !account.must_stay_non_negative()
@@ -189,17 +212,20 @@ async fn move_balances(
                 after.available() - i128::from(d.credits_posted) >= 0
             })
     });
-    Ok(covered.then_some(balances))
+    Ok(covered.then_some((balances, old_heads)))
 }
 
 async fn insert_transfers(
     txn: &DatabaseTransaction,
     fresh: &[Transfer],
+    links: &[Links],
     now: chrono::DateTime<Utc>,
 ) -> Result<(), DbErr> {
+    let hex = |id: Option<Uuid>| id.map(|id| id.simple().to_string());
     let rows: Vec<_> = fresh
         .iter()
-        .map(|t| {
+        .zip(links)
+        .map(|(t, links)| {
             let s = &t.spec;
             (
                 t.id.as_uuid().simple().to_string(),
@@ -211,6 +237,8 @@ async fn insert_transfers(
                 s.reason.as_str(),
                 s.reference.as_ref().map(|r| r.as_str()),
                 s.phase.name(),
+                hex(links.debit_prev),
+                hex(links.credit_prev),
             )
         })
         .collect();
@@ -227,6 +255,8 @@ async fn insert_transfers(
             ("reason", Field::Text),
             ("reference", Field::Text),
             ("phase", Field::Text),
+            ("debit_prev", Field::Uuid),
+            ("credit_prev", Field::Uuid),
         ],
         &rows,
         now,

@@ -9,7 +9,7 @@ use medrt_domain::ledger::{AccountRef, LedgerError, Phase, Transfer, TransferId,
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
-    QueryFilter,
+    QueryFilter, Statement, Value,
 };
 
 use super::StoreError;
@@ -18,6 +18,7 @@ use super::entities::{
 };
 use super::json_rows::{self, Field};
 use super::ledger::{GroupOutcome, LOCK_ORDER, balance_of};
+use super::ledger_history::Links;
 use super::ledger_rows::{account_row, to_transfer, transfer_row};
 
 /// One group inside its savepoint. `Err` is a database failure; rule violations come
@@ -63,7 +64,8 @@ pub(super) async fn apply_group(
             spec: spec.clone(),
             at: now,
         };
-        insert_transfer(txn, &transfer).await?;
+        let links = link(txn, &transfer).await?;
+        insert_transfer(txn, &transfer, links).await?;
         done.push(transfer);
     }
     Ok(GroupOutcome::Committed(done))
@@ -265,8 +267,44 @@ async fn prepare_accounts(
     Ok(())
 }
 
-async fn insert_transfer(txn: &DatabaseTransaction, t: &Transfer) -> Result<(), StoreError> {
-    transfers::Entity::insert(transfer_row(t))
+/// Makes `t` the head of both its accounts' chains; its predecessors on them.
+async fn link(txn: &DatabaseTransaction, t: &Transfer) -> Result<Links, StoreError> {
+    let backend = txn.get_database_backend();
+    let sql = format!(
+        "UPDATE ledger_accounts SET prev_head = head, head = {} \
+         WHERE account IN ({}, {}) RETURNING account, prev_head",
+        json_rows::param(backend, 1),
+        json_rows::param(backend, 2),
+        json_rows::param(backend, 3)
+    );
+    let (debit, credit) = (t.spec.debit.to_string(), t.spec.credit.to_string());
+    let values: [Value; 3] = [
+        Value::Uuid(Some(t.id.as_uuid())),
+        debit.as_str().into(),
+        credit.as_str().into(),
+    ];
+    let mut links = Links::default();
+    for row in txn
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await?
+    {
+        let account: String = row.try_get("", "account")?;
+        let prev: Option<uuid::Uuid> = row.try_get("", "prev_head")?;
+        if account == debit {
+            links.debit_prev = prev;
+        } else {
+            links.credit_prev = prev;
+        }
+    }
+    Ok(links)
+}
+
+async fn insert_transfer(
+    txn: &DatabaseTransaction,
+    t: &Transfer,
+    links: Links,
+) -> Result<(), StoreError> {
+    transfers::Entity::insert(transfer_row(t, links))
         .exec_without_returning(txn)
         .await
         .map_err(|e| StoreError::unique(e, "idempotency key"))?;

@@ -11,6 +11,7 @@ use sea_orm::QueryResult;
 
 use super::StoreError;
 use super::entities::{ledger_accounts as accounts, ledger_transfers as transfers};
+use super::ledger_history::Links;
 
 pub(super) fn account_row(account: AccountRef) -> accounts::ActiveModel {
     accounts::ActiveModel {
@@ -20,10 +21,12 @@ pub(super) fn account_row(account: AccountRef) -> accounts::ActiveModel {
         credits_posted: Set(0),
         debits_pending: Set(0),
         credits_pending: Set(0),
+        head: Set(None),
+        prev_head: Set(None),
     }
 }
 
-pub(super) fn transfer_row(t: &Transfer) -> transfers::ActiveModel {
+pub(super) fn transfer_row(t: &Transfer, links: Links) -> transfers::ActiveModel {
     let spec = &t.spec;
     let (phase, settles) = match spec.phase {
         Phase::Posted | Phase::Pending => (spec.phase.name(), None),
@@ -42,6 +45,8 @@ pub(super) fn transfer_row(t: &Transfer) -> transfers::ActiveModel {
         settles: Set(settles),
         reverses: Set(spec.reverses.map(|r| r.as_uuid())),
         created_at: Set(t.at),
+        debit_prev: Set(links.debit_prev),
+        credit_prev: Set(links.credit_prev),
     }
 }
 

@@ -7,42 +7,47 @@ use uuid::Uuid;
 
 use super::StoreError;
 
+/// A position in a list as clients hold it: an opaque string.
+pub trait PageCursor: Sized {
+    fn parse(raw: &str) -> Option<Self>;
+    fn encode(&self) -> String;
+}
+
 /// An opaque position in a list: the id of the last item of the previous page.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Cursor(pub(crate) Uuid);
 
-impl Cursor {
-    pub fn parse(raw: &str) -> Option<Self> {
+impl PageCursor for Cursor {
+    fn parse(raw: &str) -> Option<Self> {
         Uuid::parse_str(raw).ok().map(Self)
     }
-    pub fn encode(&self) -> String {
+    fn encode(&self) -> String {
         self.0.simple().to_string()
     }
 }
 
 #[derive(Clone, Copy, Debug)]
-pub struct PageRequest {
+pub struct PageRequest<C = Cursor> {
     pub limit: u64,
-    pub after: Option<Cursor>,
+    pub after: Option<C>,
 }
 
-impl PageRequest {
-    pub const LIMIT_DEFAULT: u64 = 50;
-    pub const LIMIT_MAX: u64 = 200;
+/// Every list's page size unless a client asks otherwise, and the most it may ask for.
+pub const LIMIT_DEFAULT: u64 = 50;
+pub const LIMIT_MAX: u64 = 200;
 
+impl<C> PageRequest<C> {
     /// Clamps the limit into `1..=LIMIT_MAX`.
-    pub fn new(limit: Option<u64>, after: Option<Cursor>) -> Self {
-        let limit = limit
-            .unwrap_or(Self::LIMIT_DEFAULT)
-            .clamp(1, Self::LIMIT_MAX);
+    pub fn new(limit: Option<u64>, after: Option<C>) -> Self {
+        let limit = limit.unwrap_or(LIMIT_DEFAULT).clamp(1, LIMIT_MAX);
         Self { limit, after }
     }
 }
 
 #[derive(Clone, Debug)]
-pub struct Page<T> {
+pub struct Page<T, C = Cursor> {
     pub items: Vec<T>,
-    pub next_cursor: Option<Cursor>,
+    pub next_cursor: Option<C>,
 }
 
 impl<T> Page<T> {
@@ -97,15 +102,12 @@ mod tests {
 
     #[test]
     fn limits_are_clamped() {
-        assert_eq!(PageRequest::new(Some(0), None).limit, 1);
+        assert_eq!(PageRequest::<Cursor>::new(Some(0), None).limit, 1);
         assert_eq!(
-            PageRequest::new(Some(10_000), None).limit,
-            PageRequest::LIMIT_MAX
+            PageRequest::<Cursor>::new(Some(10_000), None).limit,
+            LIMIT_MAX
         );
-        assert_eq!(
-            PageRequest::new(None, None).limit,
-            PageRequest::LIMIT_DEFAULT
-        );
+        assert_eq!(PageRequest::<Cursor>::new(None, None).limit, LIMIT_DEFAULT);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! `?limit=&cursor=` in, `{items, next_cursor}` out.
 
-use medrt_actors::store::{Cursor, Page, PageRequest};
+use medrt_actors::store::{Page, PageCursor, PageRequest};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -15,11 +15,11 @@ pub struct PageQuery {
 }
 
 impl PageQuery {
-    pub fn parse(self) -> Result<PageRequest, ApiError> {
+    pub fn parse<C: PageCursor>(self) -> Result<PageRequest<C>, ApiError> {
         let after =
             match self.cursor.as_deref() {
                 None | Some("") => None,
-                Some(raw) => Some(Cursor::parse(raw).ok_or_else(|| {
+                Some(raw) => Some(C::parse(raw).ok_or_else(|| {
                     ApiError::bad_request("INVALID_CURSOR", "cursor is not valid")
                 })?),
             };
@@ -34,7 +34,7 @@ pub struct Paged<T> {
 }
 
 impl<T> Paged<T> {
-    pub fn from_page<U>(page: Page<U>, view: impl Fn(U) -> T) -> Self {
+    pub fn from_page<U, C: PageCursor>(page: Page<U, C>, view: impl Fn(U) -> T) -> Self {
         Paged {
             next_cursor: page.next_cursor.map(|c| c.encode()),
             items: page.items.into_iter().map(view).collect(),

@@ -4,7 +4,7 @@
 //! arithmetic and this test's own model of the hierarchy, and compared to the cent.
 
 use chrono::Utc;
-use medrt_actors::store::{NewOrder, NewUser, PageRequest, Store};
+use medrt_actors::store::{NewOrder, NewUser, PageRequest, Store, page};
 use medrt_domain::account::Username;
 use medrt_domain::commission::{CommissionRules, CommissionTotals};
 use medrt_domain::distribution::ReferralCode;
@@ -360,14 +360,14 @@ async fn ten_thousand_random_orders_recomputed_from_scratch_match_the_stored_com
     // Each distributor's running totals equal the sum of their commissions.
     for (i, member) in members.iter().enumerate() {
         let mut sum = CommissionTotals::default();
-        let mut page = PageRequest::new(Some(PageRequest::LIMIT_MAX), None);
+        let mut page = PageRequest::new(Some(page::LIMIT_MAX), None);
         loop {
             let listed = store.commissions().of(member.id, None, page).await.unwrap();
             for record in &listed.items {
                 sum.add(&record.commission);
             }
             match listed.next_cursor {
-                Some(next) => page = PageRequest::new(Some(PageRequest::LIMIT_MAX), Some(next)),
+                Some(next) => page = PageRequest::new(Some(page::LIMIT_MAX), Some(next)),
                 None => break,
             }
         }

@@ -1,7 +1,8 @@
 //! Upgrading a database that already holds transfers and accounts: the ledger's lean
 //! schema (migration 13) keeps every row readable and still lets a hold settle only
 //! once; accounts written with a `user_id` (before migration 14) keep their balances
-//! and keep moving.
+//! and keep moving; transfers written before migration 15 are linked into their
+//! accounts' history chains.
 
 use medrt_actors::store::{DatabaseSettings, GroupOutcome, PageRequest, Store};
 use medrt_domain::ids::UserId;
@@ -14,6 +15,7 @@ use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statemen
 
 const BEFORE_LEAN_SCHEMA: u32 = 12;
 const BEFORE_ACCOUNTS_WITHOUT_USER: u32 = 13;
+const BEFORE_HISTORY_CHAINS: u32 = 14;
 
 /// A fresh database migrated up to (and including) migration `version`.
 async fn database_at(version: u32) -> (TestBackend, DatabaseConnection, DbBackend) {
@@ -96,7 +98,17 @@ async fn the_lean_ledger_schema_keeps_existing_transfers_and_single_settlement()
         db.execute_raw(insert(kind, id, &payer, row)).await.unwrap();
     }
 
-    Migrator::up(&db, None).await.unwrap();
+    // `up` counts the migrations it applies: 13 and 14.
+    Migrator::up(&db, Some(BEFORE_HISTORY_CHAINS - BEFORE_LEAN_SCHEMA))
+        .await
+        .unwrap();
+    // The payer's account row, which a history starts from once migration 15 links it.
+    db.execute_unprepared(&format!(
+        "INSERT INTO ledger_accounts (account, kind, debits_posted, credits_posted, \
+         debits_pending, credits_pending) VALUES ('{payer}', 'high', 0, 0, 0, 0)"
+    ))
+    .await
+    .unwrap();
 
     // A second settlement of the same hold is refused by the database itself.
     let again = OldRow {
@@ -109,7 +121,8 @@ async fn the_lean_ledger_schema_keeps_existing_transfers_and_single_settlement()
         .execute_raw(insert(kind, uuid::Uuid::now_v7(), &payer, again))
         .await;
     assert!(refused.is_err(), "a hold settled twice");
-    // Transfers without a settlement (NULL) are not limited to one.
+    // Transfers without a settlement (NULL) are not limited to one. (Written before
+    // migration 15, which links every transfer into its accounts' histories.)
     for key in ["new-1", "new-2"] {
         let row = OldRow {
             key,
@@ -121,6 +134,7 @@ async fn the_lean_ledger_schema_keeps_existing_transfers_and_single_settlement()
             .await
             .unwrap();
     }
+    Migrator::up(&db, None).await.unwrap();
     db.close().await.unwrap();
 
     let store = Store::connect(&DatabaseSettings::with_url(&backend.database_url))
@@ -214,4 +228,124 @@ async fn accounts_written_with_a_user_column_keep_their_balances() {
         40
     );
     assert!(store.ledger().audit().await.unwrap().balanced());
+}
+
+#[tokio::test]
+async fn histories_written_before_chains_are_linked_in_id_order() {
+    let (backend, db, kind) = database_at(BEFORE_HISTORY_CHAINS).await;
+    let (user, other) = (UserId::generate(), UserId::generate());
+    let p = placeholders(kind, 5);
+    let transfer_sql = format!(
+        "INSERT INTO ledger_transfers (id, idempotency_key, debit_account, credit_account, \
+         kind, amount, reason, phase, created_at) VALUES ({}, {}, {}, {}, {}, 10, 'grant', \
+         'posted', '2026-11-01T00:00:00Z')",
+        p[0], p[1], p[2], p[3], p[4]
+    );
+    // Grants of both kinds to `user`, interleaved, and one to someone else.
+    let mut grants = Vec::new();
+    for (i, (owner, points)) in [
+        (user, PointKind::High),
+        (user, PointKind::Low),
+        (other, PointKind::High),
+        (user, PointKind::High),
+        (user, PointKind::High),
+        (user, PointKind::Low),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let id = uuid::Uuid::now_v7();
+        let values: Vec<Value> = vec![
+            id.into(),
+            format!("old-{i}").into(),
+            AccountRef::system(SystemAccount::Issuance, points)
+                .to_string()
+                .into(),
+            AccountRef::user(owner, points).to_string().into(),
+            points.as_str().into(),
+        ];
+        db.execute_raw(Statement::from_sql_and_values(kind, &transfer_sql, values))
+            .await
+            .unwrap();
+        if owner == user {
+            grants.push(id);
+        }
+    }
+    let account_sql = format!(
+        "INSERT INTO ledger_accounts (account, kind, debits_posted, credits_posted, \
+         debits_pending, credits_pending) VALUES ({}, {}, {}, {}, 0, 0)",
+        p[0], p[1], p[2], p[3]
+    );
+    for (account, debits, credits) in [
+        (AccountRef::user(user, PointKind::High), 0i64, 30i64),
+        (AccountRef::user(user, PointKind::Low), 0, 20),
+        (AccountRef::user(other, PointKind::High), 0, 10),
+        (
+            AccountRef::system(SystemAccount::Issuance, PointKind::High),
+            40,
+            0,
+        ),
+        (
+            AccountRef::system(SystemAccount::Issuance, PointKind::Low),
+            20,
+            0,
+        ),
+    ] {
+        let values: Vec<Value> = vec![
+            account.to_string().into(),
+            account.kind.as_str().into(),
+            debits.into(),
+            credits.into(),
+        ];
+        db.execute_raw(Statement::from_sql_and_values(kind, &account_sql, values))
+            .await
+            .unwrap();
+    }
+
+    Migrator::up(&db, None).await.unwrap();
+    db.close().await.unwrap();
+
+    let store = Store::connect(&DatabaseSettings::with_url(&backend.database_url))
+        .await
+        .unwrap();
+    let newest_first = |mut ids: Vec<uuid::Uuid>| {
+        ids.reverse();
+        ids
+    };
+    assert_eq!(history(&store, user).await, newest_first(grants.clone()));
+
+    let spend = TransferSpec::posted(
+        IdempotencyKey::parse("after-chains").unwrap(),
+        AccountRef::user(user, PointKind::Low),
+        AccountRef::system(SystemAccount::Revenue, PointKind::Low),
+        Amount::new(5).unwrap(),
+        Reason::Charge,
+        None,
+    );
+    let outcomes = store.ledger().commit(&[vec![spend]]).await.unwrap();
+    let [GroupOutcome::Committed(done)] = outcomes.as_slice() else {
+        panic!("{outcomes:?}");
+    };
+    grants.push(done[0].id.as_uuid());
+    assert_eq!(history(&store, user).await, newest_first(grants));
+    assert_eq!(history(&store, other).await.len(), 1);
+    assert!(store.ledger().audit().await.unwrap().balanced());
+}
+
+/// `user`'s whole history, two transfers a page.
+async fn history(store: &Store, user: UserId) -> Vec<uuid::Uuid> {
+    let mut ids = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .ledger()
+            .history(user, PageRequest::new(Some(2), after))
+            .await
+            .unwrap();
+        ids.extend(page.items.iter().map(|t| t.id.as_uuid()));
+        match page.next_cursor {
+            Some(next) => after = Some(next),
+            None => return ids,
+        }
+    }
 }

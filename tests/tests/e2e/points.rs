@@ -311,3 +311,92 @@ async fn grants_to_many_users_at_once_reach_each_user_live_and_resuming_never_hi
     }
     assert_balanced(&app.api, &root).await;
 }
+
+/// Every `transfer_id` of `user`'s history, following `next_cursor` `limit` at a time.
+async fn transaction_ids(api: &ApiClient, user: &Account, limit: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let reply = api
+            .get(
+                &format!("/points/transactions?limit={limit}&cursor={cursor}"),
+                &user.token,
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        let items = reply.body["items"].as_array().unwrap();
+        assert!(items.len() <= limit);
+        ids.extend(
+            items
+                .iter()
+                .map(|t| t["transfer_id"].as_str().unwrap().to_owned()),
+        );
+        match reply.body["next_cursor"].as_str() {
+            Some(next) => cursor = next.to_owned(),
+            None => return ids,
+        }
+    }
+}
+
+#[tokio::test]
+async fn history_pages_through_both_kinds_newest_first_and_only_the_callers() {
+    let app = spawn_app().await;
+    let root = app.api.super_admin().await;
+    let patient = app.api.signup("patient").await;
+    let other = app.api.signup("patient").await;
+    let mut granted = Vec::new();
+    for (i, kind) in ["high", "low", "low", "high", "high", "low", "high"]
+        .into_iter()
+        .enumerate()
+    {
+        let reply = grant(
+            &app.api,
+            &root,
+            &patient.id,
+            kind,
+            1 + i as i64,
+            &format!("h{i}"),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        granted.push(reply.body["transfer_id"].as_str().unwrap().to_owned());
+        let reply = grant(&app.api, &root, &other.id, kind, 1, &format!("o{i}")).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    }
+    granted.reverse();
+    for limit in [1, 2, 3, 50] {
+        assert_eq!(
+            transaction_ids(&app.api, &patient, limit).await,
+            granted,
+            "limit {limit}"
+        );
+    }
+    assert_eq!(transaction_ids(&app.api, &other, 2).await.len(), 7);
+
+    // A cursor is only a position: another user's cannot show the caller's transfers.
+    let first = app
+        .api
+        .get("/points/transactions?limit=2", &patient.token)
+        .await;
+    let cursor = first.body["next_cursor"].as_str().unwrap();
+    let foreign = app
+        .api
+        .get(
+            &format!("/points/transactions?cursor={cursor}"),
+            &other.token,
+        )
+        .await;
+    assert_eq!(foreign.status, StatusCode::OK);
+    assert_eq!(foreign.body["items"], json!([]), "{}", foreign.body);
+    for bad in ["nope", "-.-", "1.2"] {
+        let reply = app
+            .api
+            .get(
+                &format!("/points/transactions?cursor={bad}"),
+                &patient.token,
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{bad}");
+        assert_eq!(reply.body["error"]["code"], "INVALID_CURSOR");
+    }
+}

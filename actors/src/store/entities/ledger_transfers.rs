@@ -17,6 +17,10 @@ pub struct Model {
     pub settles: Option<Uuid>,
     pub reverses: Option<Uuid>,
     pub created_at: DateTimeUtc,
+    /// The transfer before this one on the debit account (its history chain).
+    pub debit_prev: Option<Uuid>,
+    /// The transfer before this one on the credit account.
+    pub credit_prev: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
