@@ -10,14 +10,14 @@
 //! each batch's keys then land together at the end of the unique index. `--keys random`
 //! uses UUIDv4 instead, each key on an index page of its own.
 //!
-//! Run: `make bench` or `cargo bench -p medrt-actors --bench ledger -- [--seconds 3] [--clients 1,16,256] [--path actors|naive|store] [--keys ordered|random]`.
+//! Run: `make bench` or `cargo bench -p medrt-actors --bench ledger -- [--seconds 3] [--clients 1,16,256] [--path actors|naive|store] [--keys ordered|random] [--commit-delay-us 500]`.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
 
 use std::time::{Duration, Instant};
 
-use medrt_actors::ledger::LedgerService;
+use medrt_actors::ledger::{CommitSettings, LedgerService};
 use medrt_actors::store::{GroupOutcome, Store};
 use medrt_domain::ids::UserId;
 use medrt_domain::ledger::{
@@ -26,6 +26,10 @@ use medrt_domain::ledger::{
 use sea_orm::{ConnectionTrait, Database};
 
 const CLIENTS: [usize; 3] = [1, 16, 256];
+
+/// The allocator the `medrt` binary runs with.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Clone, Copy, PartialEq)]
 enum Path {
@@ -90,9 +94,10 @@ async fn run(
     clients: usize,
     seconds: f64,
     keys: Keys,
+    commit: CommitSettings,
 ) -> Row {
     let store = support::open_store(url).await;
-    let node = support::start_node(&store, 1024).await;
+    let node = support::start_node(&store, commit).await;
     let ledger: LedgerService = node.ledger().await.expect("ledger");
     let users: Vec<UserId> = (0..clients).map(|_| UserId::generate()).collect();
     for (i, user) in users.iter().enumerate() {
@@ -230,6 +235,7 @@ async fn main() {
     let mut clients_list: Vec<usize> = CLIENTS.to_vec();
     let mut paths = vec![Path::Actors, Path::Naive, Path::Store];
     let mut keys = Keys::Ordered;
+    let mut commit = support::batches_of(1024);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -261,6 +267,10 @@ async fn main() {
                     _ => panic!("--keys ordered|random"),
                 }
             }
+            "--commit-delay-us" => {
+                let us = args.next().and_then(|s| s.parse().ok());
+                commit.commit_delay = Duration::from_micros(us.expect("--commit-delay-us N"));
+            }
             "--bench" => {}
             other => panic!("unknown argument {other}"),
         }
@@ -272,11 +282,11 @@ async fn main() {
     for &clients in &clients_list {
         for &path in &paths {
             let file = support::sqlite_file("bench");
-            rows.push(run("SQLite", &file.url, path, clients, seconds, keys).await);
+            rows.push(run("SQLite", &file.url, path, clients, seconds, keys, commit).await);
             eprintln!("  sqlite {clients} clients done");
             if let Some(admin) = &postgres {
                 let (name, url) = fresh_postgres(admin).await;
-                rows.push(run("PostgreSQL", &url, path, clients, seconds, keys).await);
+                rows.push(run("PostgreSQL", &url, path, clients, seconds, keys, commit).await);
                 drop_postgres(admin, &name).await;
                 eprintln!("  postgres {clients} clients done");
             }

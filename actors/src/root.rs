@@ -12,7 +12,7 @@ use crate::bus::Bus;
 use crate::cache::Cache;
 use crate::distribution::{SettlementActor, SettlementArgs, SettlementMsg, SettlementSettings};
 use crate::hub::{HubActor, HubArgs, HubMsg};
-use crate::ledger::{AccountsActor, AccountsMsg, CommitterActor, CommitterMsg};
+use crate::ledger::{AccountsActor, AccountsMsg, CommitSettings, CommitterActor, CommitterMsg};
 use crate::relay::{OutboxRelayActor, RelayArgs, RelayMsg, RelaySettings};
 use crate::session::SessionLimits;
 use crate::session_supervisor::{SessionSupervisor, SessionSupervisorArgs, SessionSupervisorMsg};
@@ -34,8 +34,8 @@ pub struct RootArgs {
     pub sessions_per_user_max: usize,
     pub presence_ttl: Duration,
     pub relay: RelaySettings,
-    /// Most transfers the ledger commits in one transaction.
-    pub ledger_batch_max: usize,
+    /// How the ledger forms its batches.
+    pub ledger: CommitSettings,
     pub settlement: SettlementSettings,
 }
 
@@ -232,7 +232,7 @@ async fn spawn_committer(
     Ok(Actor::spawn_linked(
         None,
         CommitterActor,
-        (args.store.clone(), args.ledger_batch_max),
+        (args.store.clone(), args.ledger),
         root,
     )
     .await?

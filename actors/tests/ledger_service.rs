@@ -23,7 +23,11 @@ fn points(n: i64) -> Amount {
 async fn platform() -> (Platform, Store, support::SqliteFile) {
     let file = support::sqlite_file("charging");
     let store = support::open_store(&file.url).await;
-    (support::start_node(&store, 64).await, store, file)
+    (
+        support::start_node(&store, support::batches_of(64)).await,
+        store,
+        file,
+    )
 }
 
 async fn available(store: &Store, user: UserId) -> i128 {

@@ -65,7 +65,11 @@ async fn run_seed(seed: u64) -> Result<(), String> {
     let database = &file.url;
     let at = |step: usize, call: &str| format!("seed {seed} step {step}: {call}");
     let mut store = bounded(|| at(0, "open_store"), support::open_store(database)).await?;
-    let mut platform = bounded(|| at(0, "start_node"), support::start_node(&store, 64)).await?;
+    let mut platform = bounded(
+        || at(0, "start_node"),
+        support::start_node(&store, support::batches_of(64)),
+    )
+    .await?;
     let mut ledger: LedgerService = bounded(|| at(0, "ledger"), platform.ledger())
         .await?
         .map_err(|e| e.to_string())?;
@@ -150,8 +154,11 @@ async fn run_seed(seed: u64) -> Result<(), String> {
                 bounded(|| at(step, "shutdown"), platform.shutdown(grace)).await?;
                 drop(store);
                 store = bounded(|| at(step, "open_store"), support::open_store(database)).await?;
-                platform =
-                    bounded(|| at(step, "start_node"), support::start_node(&store, 64)).await?;
+                platform = bounded(
+                    || at(step, "start_node"),
+                    support::start_node(&store, support::batches_of(64)),
+                )
+                .await?;
                 ledger = bounded(|| at(step, "ledger"), platform.ledger())
                     .await?
                     .map_err(|e| e.to_string())?;

@@ -11,6 +11,7 @@ use axum::http::{Request, StatusCode};
 use axum::routing::get;
 use axum::serve::ListenerExt;
 use axum::{Extension, Router};
+use medrt_actors::ledger::CommitSettings;
 use medrt_actors::platform::{Platform, PlatformError};
 use medrt_actors::root::RootArgs;
 use medrt_actors::session::SessionLimits;
@@ -128,7 +129,10 @@ impl Application {
             sessions_per_user_max: settings.ws.sessions_per_user_max,
             presence_ttl: Duration::from_secs(settings.node.presence_ttl_secs.max(3)),
             relay: settings.outbox.clone(),
-            ledger_batch_max: settings.ledger.batch_max,
+            ledger: CommitSettings {
+                batch_max: settings.ledger.batch_max,
+                commit_delay: Duration::from_micros(settings.ledger.commit_delay_us),
+            },
             settlement: settings.distribution.settlement.clone(),
         })
         .await?;

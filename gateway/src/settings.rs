@@ -85,6 +85,8 @@ pub struct WsSettings {
 pub struct LedgerSettings {
     /// Most transfers committed in one database transaction.
     pub batch_max: usize,
+    /// Longest a free writer waits for a batch as large as the last (see the committer).
+    pub commit_delay_us: u64,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -10,7 +10,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::time::{Duration, Instant};
 
 use super::accounts::AccountsMsg;
-use super::committer::{CommitError, CommitterMsg};
+use super::committer::{CommitError, CommitterMsg, Submission};
 use crate::ask::{CALL_TIMEOUT, ask};
 use crate::store::{GroupOutcome, Store};
 
@@ -98,20 +98,22 @@ impl Actor for AccountActor {
                         reserved = 0;
                     }
                 }
-                state.in_flight += reserved;
-                let committer = state.committer.clone();
-                // Waiting here would serialise the commits; the answer comes back as a message.
-                tokio::spawn(async move {
-                    let outcome = ask(
-                        &committer,
-                        |r| CommitterMsg::Commit { group, reply: r },
-                        CALL_TIMEOUT,
-                    )
-                    .await
-                    .unwrap_or_else(|e| Err(CommitError(e.to_string())));
-                    let _ = reply.send(outcome.clone());
-                    let _ = myself.cast(AccountMsg::Settled { reserved, outcome });
-                });
+                let submission = Submission {
+                    group,
+                    reply,
+                    spender: myself.clone(),
+                    reserved,
+                };
+                // The committer answers the caller and then tells this actor (`Settled`).
+                match state.committer.cast(CommitterMsg::Commit(submission)) {
+                    Ok(()) => state.in_flight += reserved,
+                    Err(e) => {
+                        if let ractor::MessagingErr::SendErr(CommitterMsg::Commit(s)) = e {
+                            let stopped = CommitError("ledger committer stopped; retry".into());
+                            let _ = s.reply.send(Err(stopped));
+                        }
+                    }
+                }
             }
             AccountMsg::IdleCheck => {
                 if state.in_flight == 0 && state.last_active.elapsed() >= IDLE_AFTER {

@@ -1,14 +1,22 @@
 //! `CommitterActor`: group commit. Transfers arriving while a batch is being written
 //! wait in the mailbox and go out together in the next transaction; every caller is
-//! answered only after its batch has committed. On PostgreSQL a second batch may be
+//! answered only after its batch has committed, straight from here, and the account
+//! actor that reserved the debit is told the outcome at the same time. On PostgreSQL a second batch may be
 //! written while the first commits (waiting on its WAL flush), so the database is never
 //! idle between batches; SQLite has one writer and takes one batch at a time.
+//!
+//! A batch has a fixed cost (a transaction, its statements, its commit) besides what
+//! each transfer costs, so when a writer frees up with fewer transfers waiting than the
+//! last batch held, it waits up to `commit_delay` for the rest, the callers that batch
+//! just answered, to come back (PostgreSQL's `commit_delay` and `commit_siblings` make
+//! the same trade). Nothing waits when nothing is expected.
 
 use std::time::Duration;
 
 use medrt_domain::ledger::TransferSpec;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
+use super::account::AccountMsg;
 use crate::store::{GroupOutcome, Store};
 
 pub struct CommitterActor;
@@ -19,10 +27,26 @@ const TRANSIENT_RETRIES: usize = 3;
 /// Where a caller waits for its group's outcome.
 pub type CommitReply = RpcReplyPort<Result<GroupOutcome, CommitError>>;
 
+/// How batches are formed.
+#[derive(Clone, Copy, Debug)]
+pub struct CommitSettings {
+    /// Most transfers in one transaction.
+    pub batch_max: usize,
+    /// Longest a free writer waits for a batch to fill up to the size of the last one.
+    pub commit_delay: Duration,
+}
+
 pub struct CommitterState {
     store: Store,
-    batch_max: usize,
-    waiting: Vec<(Vec<TransferSpec>, CommitReply)>,
+    settings: CommitSettings,
+    waiting: Vec<Submission>,
+    /// The size of the last batch written: what a writer may wait for.
+    last_batch: usize,
+    /// Counts batches, so a delay timer armed for an earlier one is ignored.
+    generation: u64,
+    /// Whether a free writer is waiting out the delay, and whether it is over.
+    delay_armed: bool,
+    delay_over: bool,
     /// Batches being written now, and how many may be.
     writing: usize,
     writers: usize,
@@ -33,13 +57,21 @@ pub struct CommitterState {
 #[error("the ledger could not commit: {0}")]
 pub struct CommitError(pub String);
 
+/// One group to commit, who asked for it, and the account actor that reserved it.
+pub struct Submission {
+    pub group: Vec<TransferSpec>,
+    pub reply: CommitReply,
+    pub spender: ActorRef<AccountMsg>,
+    /// What the spender reserved for it, released when it hears the outcome.
+    pub reserved: u64,
+}
+
 pub enum CommitterMsg {
-    Commit {
-        group: Vec<TransferSpec>,
-        reply: CommitReply,
-    },
+    Commit(Submission),
     /// Write what is waiting (queued behind the requests that arrived first).
     Flush,
+    /// The commit delay armed for batch generation `0` is over.
+    DelayOver(u64),
     /// A batch was written (or failed) and its callers answered.
     Written,
 }
@@ -47,18 +79,25 @@ pub enum CommitterMsg {
 impl Actor for CommitterActor {
     type Msg = CommitterMsg;
     type State = CommitterState;
-    type Arguments = (Store, usize);
+    type Arguments = (Store, CommitSettings);
 
     async fn pre_start(
         &self,
         _: ActorRef<CommitterMsg>,
-        (store, batch_max): (Store, usize),
+        (store, settings): (Store, CommitSettings),
     ) -> Result<CommitterState, ActorProcessingErr> {
         let writers = store.concurrent_writers();
         Ok(CommitterState {
             store,
-            batch_max: batch_max.max(1),
+            settings: CommitSettings {
+                batch_max: settings.batch_max.max(1),
+                ..settings
+            },
             waiting: Vec::new(),
+            last_batch: 0,
+            generation: 0,
+            delay_armed: false,
+            delay_over: false,
             writing: 0,
             writers,
             flush_queued: false,
@@ -72,15 +111,22 @@ impl Actor for CommitterActor {
         state: &mut CommitterState,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
-            CommitterMsg::Commit { group, reply } => {
-                state.waiting.push((group, reply));
+            CommitterMsg::Commit(submission) => {
+                state.waiting.push(submission);
                 state.queue_flush(&myself)?;
             }
             CommitterMsg::Flush => {
                 state.flush_queued = false;
                 if state.can_write() {
-                    let take = state.waiting.len().min(state.batch_max);
+                    if state.should_wait() {
+                        state.arm_delay(&myself);
+                        return Ok(());
+                    }
+                    let take = state.waiting.len().min(state.settings.batch_max);
                     let batch: Vec<_> = state.waiting.drain(..take).collect();
+                    state.last_batch = take;
+                    state.generation += 1;
+                    (state.delay_armed, state.delay_over) = (false, false);
                     state.writing += 1;
                     let (store, me) = (state.store.clone(), myself.clone());
                     // The write runs beside the actor so requests keep queueing meanwhile.
@@ -88,6 +134,12 @@ impl Actor for CommitterActor {
                         write(&store, batch).await;
                         let _ = me.cast(CommitterMsg::Written);
                     });
+                    state.queue_flush(&myself)?;
+                }
+            }
+            CommitterMsg::DelayOver(generation) => {
+                if generation == state.generation {
+                    state.delay_over = true;
                     state.queue_flush(&myself)?;
                 }
             }
@@ -106,6 +158,22 @@ impl CommitterState {
         self.writing < self.writers && !self.waiting.is_empty()
     }
 
+    /// Fewer wait than the last batch held, and the delay for them is not over.
+    fn should_wait(&self) -> bool {
+        let expected = self.last_batch.min(self.settings.batch_max);
+        !self.settings.commit_delay.is_zero() && !self.delay_over && self.waiting.len() < expected
+    }
+
+    fn arm_delay(&mut self, myself: &ActorRef<CommitterMsg>) {
+        if !self.delay_armed {
+            self.delay_armed = true;
+            let generation = self.generation;
+            myself.send_after(self.settings.commit_delay, move || {
+                CommitterMsg::DelayOver(generation)
+            });
+        }
+    }
+
     fn queue_flush(&mut self, myself: &ActorRef<CommitterMsg>) -> Result<(), ActorProcessingErr> {
         if !self.flush_queued && self.can_write() {
             self.flush_queued = true;
@@ -115,9 +183,13 @@ impl CommitterState {
     }
 }
 
-/// Commits one batch, retrying transient lock failures, and answers its callers.
-async fn write(store: &Store, batch: Vec<(Vec<TransferSpec>, CommitReply)>) {
-    let (groups, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+/// Commits one batch, retrying transient lock failures, and answers its callers and
+/// their account actors.
+async fn write(store: &Store, batch: Vec<Submission>) {
+    let (groups, waiters): (Vec<_>, Vec<_>) = batch
+        .into_iter()
+        .map(|s| (s.group, (s.reply, s.spender, s.reserved)))
+        .unzip();
     metrics::histogram!("medrt_ledger_batch_size").record(groups.len() as f64);
     let mut result = store.ledger().commit(&groups).await;
     for attempt in 0..TRANSIENT_RETRIES {
@@ -131,17 +203,15 @@ async fn write(store: &Store, batch: Vec<(Vec<TransferSpec>, CommitReply)>) {
             _ => break,
         }
     }
-    match result {
-        Ok(outcomes) => {
-            for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                let _ = reply.send(Ok(outcome));
-            }
-        }
+    let outcomes: Vec<Result<GroupOutcome, CommitError>> = match result {
+        Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
         Err(e) => {
             tracing::error!(error = %e, "ledger batch failed; nothing in it was committed");
-            for reply in replies {
-                let _ = reply.send(Err(CommitError(e.to_string())));
-            }
+            vec![Err(CommitError(e.to_string())); waiters.len()]
         }
+    };
+    for ((reply, spender, reserved), outcome) in waiters.into_iter().zip(outcomes) {
+        let _ = reply.send(outcome.clone());
+        let _ = spender.cast(AccountMsg::Settled { reserved, outcome });
     }
 }

@@ -17,7 +17,7 @@ use medrt_domain::ledger::{
 use ractor::ActorRef;
 
 pub use accounts::{AccountsActor, AccountsMsg};
-pub use committer::{CommitError, CommitterActor, CommitterMsg};
+pub use committer::{CommitError, CommitSettings, CommitterActor, CommitterMsg};
 
 use crate::ask::ask;
 use crate::store::{GroupOutcome, Store, StoreError};

@@ -7,6 +7,7 @@ use std::time::Duration;
 use medrt_actors::bus::MemoryBus;
 use medrt_actors::cache::MemoryCache;
 use medrt_actors::distribution::SettlementSettings;
+use medrt_actors::ledger::CommitSettings;
 use medrt_actors::platform::Platform;
 use medrt_actors::relay::RelaySettings;
 use medrt_actors::root::RootArgs;
@@ -46,9 +47,18 @@ pub async fn open_store(url: &str) -> Store {
     store
 }
 
+/// Batches of up to `batch_max`, with the default commit delay.
+#[allow(dead_code)] // Not every test program that shares this module starts a node.
+pub fn batches_of(batch_max: usize) -> CommitSettings {
+    CommitSettings {
+        batch_max,
+        commit_delay: Duration::from_micros(500),
+    }
+}
+
 /// Starts the actor tree on `store`.
 #[allow(dead_code)] // Not every test program that shares this module starts a node.
-pub async fn start_node(store: &Store, ledger_batch_max: usize) -> Platform {
+pub async fn start_node(store: &Store, ledger: CommitSettings) -> Platform {
     Platform::start(RootArgs {
         node_id: "embedded".into(),
         store: store.clone(),
@@ -67,7 +77,7 @@ pub async fn start_node(store: &Store, ledger_batch_max: usize) -> Platform {
             retention_secs: 3600,
             prune_interval_secs: 3600,
         },
-        ledger_batch_max,
+        ledger,
         settlement: SettlementSettings {
             interval_secs: 3600,
             batch: 10_000,
