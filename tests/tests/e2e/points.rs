@@ -265,6 +265,14 @@ async fn concurrent_spends_never_overdraw() {
     assert_eq!(points(&node_a.api, &admin).await.0, 0);
     assert_eq!(points(&node_a.api, &child).await.0, 100);
     assert_balanced(&node_a.api, &root).await;
+    // Both histories hold every transfer once, whichever node wrote it.
+    let admin_history = transaction_ids(&node_a.api, &admin, 7).await;
+    let child_history = transaction_ids(&apis[apis.len() - 1], &child, 7).await;
+    assert_eq!(admin_history.len(), 101, "the grant and 100 allocations");
+    assert_eq!(child_history.len(), 100);
+    let distinct: std::collections::HashSet<&String> = admin_history.iter().collect();
+    assert_eq!(distinct.len(), 101);
+    assert!(child_history.iter().all(|id| distinct.contains(id)));
 }
 
 /// Grants to many users at once are committed in shared batches, whose balance events
