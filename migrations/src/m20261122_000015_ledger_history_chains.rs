@@ -18,14 +18,16 @@ enum LedgerAccounts {
 }
 
 /// An account's history becomes a chain: the account row holds its newest transfer
-/// (`head`) and each transfer the one before it on each of its two accounts. The
+/// (`head`) and each transfer the one before it on each of its users' accounts. The
 /// per-account indexes on the transfers table go: with many accounts in a batch, each
 /// of their entries landed on a page of its own, which made them most of what a
 /// commit wrote, while the account rows a chain updates are written anyway.
 /// `prev_head` is the head an update replaced, which the update returns (neither
 /// database's RETURNING shows a row's old values).
 ///
-/// Existing transfers are chained in id order, oldest first, by these statements.
+/// Only users' accounts (`u:…`) keep chains: nothing reads a system account's history,
+/// and the revenue account is the ledger's hottest row. Existing transfers are chained
+/// in id order, oldest first, by these statements.
 const BACKFILL: &[&str] = &[
     r#"CREATE TEMPORARY TABLE "ledger_links" AS
         SELECT "account", "id",
@@ -33,7 +35,8 @@ const BACKFILL: &[&str] = &[
             LEAD("id") OVER (PARTITION BY "account" ORDER BY "id") AS "next"
         FROM (SELECT "debit_account" AS "account", "id" FROM "ledger_transfers"
               UNION ALL
-              SELECT "credit_account", "id" FROM "ledger_transfers") AS "postings""#,
+              SELECT "credit_account", "id" FROM "ledger_transfers") AS "postings"
+        WHERE "account" LIKE 'u:%'"#,
     r#"UPDATE "ledger_transfers" SET "debit_prev" = l."prev" FROM "ledger_links" AS l
         WHERE l."id" = "ledger_transfers"."id" AND l."account" = "ledger_transfers"."debit_account""#,
     r#"UPDATE "ledger_transfers" SET "credit_prev" = l."prev" FROM "ledger_links" AS l

@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use super::json_rows::{self, Field};
 use super::ledger::{BALANCE_COLUMNS, GroupOutcome, balance_events};
-use super::ledger_history::{Chains, Links, new_heads};
+use super::ledger_history::{Chains, Links, chained, new_heads};
 use super::ledger_rows::balances_from_rows;
 use super::outbox::Outbox;
 use super::{Store, StoreError};
@@ -105,10 +105,19 @@ pub(super) async fn commit(
             }
         }
     }
+    // Users' accounts move first (linking the transfers into their histories needs the
+    // heads this replaces). With concurrent writers the system accounts move last, after
+    // the transfers are written (see `ledger_history`), which is also `LOCK_ORDER`
+    // (`s:…` after `u:…`); SQLite's single writer saves the statement.
+    let (first, last): (BTreeMap<_, _>, BTreeMap<_, _>) = if store.concurrent_writers() > 1 {
+        deltas
+            .into_iter()
+            .partition(|(account, _)| chained(account))
+    } else {
+        (deltas, BTreeMap::new())
+    };
     let txn = store.begin_write().await?;
-    // The accounts move first: linking the transfers into their histories needs the
-    // heads this replaces.
-    let Some((moved, old_heads)) = move_balances(&txn, &deltas, &new_heads(&fresh)).await? else {
+    let Some((moved, old_heads)) = move_balances(&txn, &first, &new_heads(&fresh)).await? else {
         txn.rollback().await?;
         return Ok(None);
     };
@@ -120,6 +129,10 @@ pub(super) async fn commit(
             Some(SqlErr::UniqueConstraintViolation(_)) => Ok(None),
             _ => Err(e.into()),
         };
+    }
+    // System accounts have no floor, so this cannot refuse.
+    if !last.is_empty() {
+        move_balances(&txn, &last, &HashMap::new()).await?;
     }
     let events = balance_events(&txn, &users, moved).await?;
     Outbox::append_together(&txn, &events, now).await?;

@@ -18,7 +18,7 @@ use super::entities::{
 };
 use super::json_rows::{self, Field};
 use super::ledger::{GroupOutcome, LOCK_ORDER, balance_of};
-use super::ledger_history::Links;
+use super::ledger_history::{Links, chained};
 use super::ledger_rows::{account_row, to_transfer, transfer_row};
 
 /// One group inside its savepoint. `Err` is a database failure; rule violations come
@@ -267,8 +267,17 @@ async fn prepare_accounts(
     Ok(())
 }
 
-/// Makes `t` the head of both its accounts' chains; its predecessors on them.
+/// Makes `t` the head of its accounts' chains; its predecessors on them.
 async fn link(txn: &DatabaseTransaction, t: &Transfer) -> Result<Links, StoreError> {
+    let (debit, credit) = (t.spec.debit.to_string(), t.spec.credit.to_string());
+    let mut links = Links::default();
+    // An account without a chain matches no row: `NULL` is never equal.
+    let name = |account: &AccountRef, key: &String| chained(account).then(|| key.clone());
+    let values: [Value; 3] = [
+        Value::Uuid(Some(t.id.as_uuid())),
+        Value::String(name(&t.spec.debit, &debit)),
+        Value::String(name(&t.spec.credit, &credit)),
+    ];
     let backend = txn.get_database_backend();
     let sql = format!(
         "UPDATE ledger_accounts SET prev_head = head, head = {} \
@@ -277,13 +286,6 @@ async fn link(txn: &DatabaseTransaction, t: &Transfer) -> Result<Links, StoreErr
         json_rows::param(backend, 2),
         json_rows::param(backend, 3)
     );
-    let (debit, credit) = (t.spec.debit.to_string(), t.spec.credit.to_string());
-    let values: [Value; 3] = [
-        Value::Uuid(Some(t.id.as_uuid())),
-        debit.as_str().into(),
-        credit.as_str().into(),
-    ];
-    let mut links = Links::default();
     for row in txn
         .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
         .await?

@@ -3,6 +3,11 @@
 //! history is read by following links from the head, and writing one costs no index
 //! entry per account (see migration 15). A chain is in commit order for its account.
 //! A user's history merges the chains of their accounts, one per point kind.
+//!
+//! Only users' accounts keep chains. Nothing reads a system account's history, and the
+//! revenue account, which nearly every charge credits, is the hottest row in the
+//! ledger: a batch updates it last, after its transfers are written, so that the row
+//! stays locked only until the commit.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -24,6 +29,11 @@ pub(super) struct Links {
     pub credit_prev: Option<Uuid>,
 }
 
+/// Whether `account` keeps a history chain (see above).
+pub(super) fn chained(account: &AccountRef) -> bool {
+    account.user_id().is_some()
+}
+
 /// Links a batch's transfers, in order, onto chains whose heads were `heads`.
 pub(super) struct Chains(HashMap<AccountRef, Option<Uuid>>);
 
@@ -32,10 +42,14 @@ impl Chains {
         Self(heads)
     }
 
-    /// `t`'s predecessors; `t` becomes the head of both its accounts.
+    /// `t`'s predecessors; `t` becomes the head of its chained accounts.
     pub fn link(&mut self, t: &Transfer) -> Links {
         let id = Some(t.id.as_uuid());
-        let mut push = |account| std::mem::replace(self.0.entry(account).or_default(), id);
+        let mut push = |account| {
+            chained(&account)
+                .then(|| std::mem::replace(self.0.entry(account).or_default(), id))
+                .flatten()
+        };
         Links {
             debit_prev: push(t.spec.debit),
             credit_prev: push(t.spec.credit),
@@ -43,12 +57,13 @@ impl Chains {
     }
 }
 
-/// The head each account has once `batch` is linked: its last transfer there.
+/// The head each chained account has once `batch` is linked: its last transfer there.
 pub(super) fn new_heads(batch: &[Transfer]) -> HashMap<AccountRef, Uuid> {
     let mut heads = HashMap::new();
     for t in batch {
-        heads.insert(t.spec.debit, t.id.as_uuid());
-        heads.insert(t.spec.credit, t.id.as_uuid());
+        for account in [t.spec.debit, t.spec.credit].into_iter().filter(chained) {
+            heads.insert(account, t.id.as_uuid());
+        }
     }
     heads
 }
@@ -209,13 +224,19 @@ mod tests {
     }
 
     #[test]
-    fn a_batch_links_each_transfer_to_the_one_before_on_each_account() {
+    fn a_batch_links_each_transfer_to_the_one_before_on_each_users_account() {
         let user = AccountRef::user(UserId::generate(), PointKind::High);
+        let other = AccountRef::user(UserId::generate(), PointKind::High);
         let revenue = AccountRef::system(SystemAccount::Revenue, PointKind::High);
         let old = Uuid::now_v7();
-        let batch = [transfer(user, revenue), transfer(user, revenue)];
+        let batch = [
+            transfer(user, revenue),
+            transfer(user, other),
+            transfer(other, revenue),
+        ];
         let mut chains = Chains::new(HashMap::from([(user, Some(old))]));
         let links: Vec<Links> = batch.iter().map(|t| chains.link(t)).collect();
+        let id = |i: usize| Some(batch[i].id.as_uuid());
         assert_eq!(
             links,
             [
@@ -224,14 +245,22 @@ mod tests {
                     credit_prev: None
                 },
                 Links {
-                    debit_prev: Some(batch[0].id.as_uuid()),
-                    credit_prev: Some(batch[0].id.as_uuid())
+                    debit_prev: id(0),
+                    credit_prev: None
+                },
+                Links {
+                    debit_prev: id(1),
+                    credit_prev: None
                 },
             ]
         );
         let heads = new_heads(&batch);
-        assert_eq!(heads[&user], batch[1].id.as_uuid());
-        assert_eq!(heads[&revenue], batch[1].id.as_uuid());
+        assert_eq!(heads.get(&user).copied(), id(1));
+        assert_eq!(heads.get(&other).copied(), id(2));
+        assert!(
+            !heads.contains_key(&revenue),
+            "system accounts keep no chain"
+        );
     }
 
     /// A chain of `n` transfers, newest first, each linked to the next; the last one

@@ -10,7 +10,8 @@ pub struct Model {
     pub credits_posted: i64,
     pub debits_pending: i64,
     pub credits_pending: i64,
-    /// The newest transfer on this account: where its history chain starts.
+    /// The newest transfer on this account: where its history chain starts (users'
+    /// accounts only).
     pub head: Option<Uuid>,
     /// The head the last update replaced, which that update returns.
     pub prev_head: Option<Uuid>,

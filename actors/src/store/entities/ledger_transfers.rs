@@ -17,9 +17,10 @@ pub struct Model {
     pub settles: Option<Uuid>,
     pub reverses: Option<Uuid>,
     pub created_at: DateTimeUtc,
-    /// The transfer before this one on the debit account (its history chain).
+    /// The transfer before this one on the debit account's history chain (users'
+    /// accounts only).
     pub debit_prev: Option<Uuid>,
-    /// The transfer before this one on the credit account.
+    /// The transfer before this one on the credit account's chain.
     pub credit_prev: Option<Uuid>,
 }
 
