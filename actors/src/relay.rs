@@ -1,6 +1,13 @@
 //! `OutboxRelayActor`: publishes committed events from the outbox to the bus, in id
 //! order, marking each as published only after the bus has it. Woken by every commit,
 //! and by a timer that also picks up what a crashed node left behind and prunes.
+//!
+//! On SQLite marking is a transaction on the one writer, which the ledger's batches
+//! queued behind once per pass, so it is deferred: the rows of the passes within
+//! `MARK_EVERY` are marked together (and always on a tick, a flush and a stop). The
+//! relay remembers the newest row it published and claims after it meanwhile. A crash
+//! before the mark publishes those rows again on restart, as a crash between
+//! publishing and marking always could; NATS drops the repeats by message id.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,7 +43,14 @@ pub struct RelayState {
     args: RelayArgs,
     last_prune: Instant,
     waker: JoinHandle<()>,
+    /// Rows published and not yet marked (SQLite), since when, and the newest of them.
+    unmarked: Vec<EventId>,
+    unmarked_since: Instant,
+    published_through: Option<EventId>,
 }
+
+/// Longest a published row stays unmarked while passes keep coming (SQLite).
+const MARK_EVERY: Duration = Duration::from_millis(100);
 
 pub enum RelayMsg {
     /// Something was committed: publish now.
@@ -77,6 +91,9 @@ impl Actor for OutboxRelayActor {
             args,
             last_prune: Instant::now(),
             waker,
+            unmarked: Vec::new(),
+            unmarked_since: Instant::now(),
+            published_through: None,
         })
     }
 
@@ -86,6 +103,7 @@ impl Actor for OutboxRelayActor {
         state: &mut RelayState,
     ) -> Result<(), ActorProcessingErr> {
         state.waker.abort();
+        state.mark_logged().await;
         Ok(())
     }
 
@@ -99,11 +117,13 @@ impl Actor for OutboxRelayActor {
             RelayMsg::Kick => state.relay_logged().await,
             RelayMsg::Tick => {
                 state.relay_logged().await;
+                state.mark_logged().await;
                 state.prune_if_due().await;
             }
             RelayMsg::Flush(reply) => {
                 let result = async {
                     state.relay().await?;
+                    state.mark().await?;
                     state.args.store.outbox().pending().await
                 }
                 .await
@@ -130,7 +150,8 @@ impl RelayState {
         }
         let batch_max = self.args.settings.batch_max.max(1);
         loop {
-            let mut claim = self.args.store.outbox().claim(batch_max).await?;
+            let outbox = self.args.store.outbox();
+            let mut claim = outbox.claim(batch_max, self.published_through).await?;
             let claim_rows = claim.rows;
             let deliveries = std::mem::take(&mut claim.deliveries);
             // Rows whose events are all out, each once (a row's events come together).
@@ -158,11 +179,40 @@ impl RelayState {
                     }
                 }
             }
-            claim.finish(&published, &self.args.store).await?;
+            if claim.locked() {
+                claim.finish(&published).await?;
+            } else if let Some(newest) = published.last() {
+                if self.unmarked.is_empty() {
+                    self.unmarked_since = Instant::now();
+                }
+                self.published_through = Some(*newest);
+                self.unmarked.extend(published);
+                if self.unmarked_since.elapsed() >= MARK_EVERY {
+                    self.mark().await?;
+                }
+            }
             metrics::counter!("medrt_outbox_published_total").increment(sent);
             if bus_failed || claim_rows < batch_max {
                 return Ok(());
             }
+        }
+    }
+
+    /// Marks every row published so far (SQLite's deferred marks).
+    async fn mark(&mut self) -> Result<(), StoreError> {
+        self.args
+            .store
+            .outbox()
+            .mark_published(&self.unmarked)
+            .await?;
+        self.unmarked.clear();
+        Ok(())
+    }
+
+    async fn mark_logged(&mut self) {
+        if let Err(e) = self.mark().await {
+            metrics::counter!("medrt_outbox_relay_errors_total").increment(1);
+            tracing::warn!(error = %e, "marking published outbox rows failed; retrying");
         }
     }
 

@@ -97,9 +97,10 @@ impl<'a> Outbox<'a> {
         insert_rows(conn, &[row], now).await
     }
 
-    /// Takes up to `limit` unpublished events, oldest first.
-    pub async fn claim(&self, limit: u64) -> Result<Claim, StoreError> {
-        let query = outbox::Entity::find()
+    /// Takes up to `limit` unpublished events, oldest first, after `after` (the newest
+    /// event this relay published but has not marked yet; see `Claim::locked`).
+    pub async fn claim(&self, limit: u64, after: Option<EventId>) -> Result<Claim, StoreError> {
+        let mut query = outbox::Entity::find()
             .filter(outbox::Column::PublishedAt.is_null())
             .order_by_asc(outbox::Column::Id)
             .limit(limit);
@@ -116,6 +117,9 @@ impl<'a> Outbox<'a> {
                 deliveries: decode_all(rows)?,
             })
         } else {
+            if let Some(after) = after {
+                query = query.filter(outbox::Column::Id.gt(after.get()));
+            }
             // SQLite: one node, one relay; scanning beside the writer keeps it free.
             let rows = query.all(&self.store.reader).await?;
             Ok(Claim {
@@ -124,6 +128,11 @@ impl<'a> Outbox<'a> {
                 deliveries: decode_all(rows)?,
             })
         }
+    }
+
+    /// Marks rows published (by id) in one statement.
+    pub async fn mark_published(&self, ids: &[EventId]) -> Result<(), StoreError> {
+        mark_published(&self.store.db, ids).await
     }
 
     /// Events on `topic` after `after`, at most `limit` of them.
@@ -216,27 +225,45 @@ impl<'a> Outbox<'a> {
 }
 
 impl Claim {
-    /// Marks `published` as done and releases the claim; the rest stay for the next pass.
-    pub async fn finish(self, published: &[EventId], store: &Store) -> Result<(), StoreError> {
-        if !published.is_empty() {
-            let backend = store.db.get_database_backend();
-            let ids: Vec<(i64,)> = published.iter().map(|id| (id.get(),)).collect();
-            let sql = format!(
-                "UPDATE outbox SET published_at = {} WHERE {}",
-                json_rows::param(backend, 2),
-                json_rows::is_in(backend, "id", Field::BigInt)
-            );
-            let update = json_rows::statement(backend, sql, &ids, [Value::from(Utc::now())]);
-            match &self.txn {
-                Some(txn) => txn.execute_raw(update).await?,
-                None => store.db.execute_raw(update).await?,
-            };
-        }
+    /// Whether the rows stay locked until `finish` marks them (PostgreSQL, where nodes
+    /// share the outbox). Otherwise (SQLite: one node, one relay) `finish` leaves
+    /// them unmarked: the relay marks several passes' rows at once
+    /// (`Outbox::mark_published`), since each mark is a transaction on the one writer,
+    /// and claims after the newest it published meanwhile.
+    pub fn locked(&self) -> bool {
+        self.txn.is_some()
+    }
+
+    /// Marks `published` as done and releases a locked claim; the rest stay for the
+    /// next pass.
+    pub async fn finish(self, published: &[EventId]) -> Result<(), StoreError> {
         if let Some(txn) = self.txn {
+            mark_published(&txn, published).await?;
             txn.commit().await?;
         }
         Ok(())
     }
+}
+
+async fn mark_published<C: ConnectionTrait>(conn: &C, ids: &[EventId]) -> Result<(), StoreError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let backend = conn.get_database_backend();
+    let ids: Vec<(i64,)> = ids.iter().map(|id| (id.get(),)).collect();
+    let sql = format!(
+        "UPDATE outbox SET published_at = {} WHERE {}",
+        json_rows::param(backend, 2),
+        json_rows::is_in(backend, "id", Field::BigInt)
+    );
+    conn.execute_raw(json_rows::statement(
+        backend,
+        sql,
+        &ids,
+        [Value::from(Utc::now())],
+    ))
+    .await?;
+    Ok(())
 }
 
 async fn insert_rows<C: ConnectionTrait>(
@@ -312,7 +339,7 @@ mod tests {
             .unwrap();
         txn.commit().await.unwrap();
 
-        let claim = store.outbox().claim(10).await.unwrap();
+        let claim = store.outbox().claim(10, None).await.unwrap();
         assert_eq!(claim.rows, 2);
         let seen: Vec<(Topic, &Event)> = claim
             .deliveries
@@ -331,7 +358,21 @@ mod tests {
         assert_eq!(claim.deliveries[2].id, together);
         assert!(single < together);
         let published: Vec<EventId> = claim.deliveries.iter().map(|d| d.id).collect();
-        claim.finish(&published, &store).await.unwrap();
+        // SQLite: the relay marks later, and meanwhile claims only after what it sent.
+        assert!(!claim.locked());
+        claim.finish(&published).await.unwrap();
+        assert_eq!(store.outbox().pending().await.unwrap(), 2);
+        let after_single = store.outbox().claim(10, Some(single)).await.unwrap();
+        assert_eq!(after_single.rows, 1);
+        assert_eq!(
+            store.outbox().claim(10, Some(together)).await.unwrap().rows,
+            0
+        );
+        store
+            .outbox()
+            .mark_published(&[single, together])
+            .await
+            .unwrap();
         assert_eq!(store.outbox().pending().await.unwrap(), 0);
 
         // Resuming before the shared row: what has a row of its own comes back, and the
@@ -374,7 +415,7 @@ mod tests {
         .await
         .unwrap();
         txn.commit().await.unwrap();
-        assert_eq!(store.outbox().claim(10).await.unwrap().rows, 3);
+        assert_eq!(store.outbox().claim(10, None).await.unwrap().rows, 3);
 
         let notices = store
             .outbox()
