@@ -226,13 +226,14 @@ async fn run_seed(seed: u64) -> Result<(), String> {
         book.check_invariants()
             .map_err(|e| format!("{}: model broke: {e}", context()))?;
     }
-    for user in 0..USERS {
-        let shown = bounded(|| at(STEPS, "history"), history(&store, users[user])).await??;
+    for (user, id) in users.iter().enumerate() {
+        let shown = bounded(|| at(STEPS, "history"), history(&store, *id)).await??;
         let shown: Vec<TransferId> = shown.iter().map(|id| ids[id]).collect();
+        let mine = account(user);
         let expected: Vec<TransferId> = applied
             .iter()
             .rev()
-            .filter(|t| t.spec.debit == account(user) || t.spec.credit == account(user))
+            .filter(|t| t.spec.debit == mine || t.spec.credit == mine)
             .map(|t| t.id)
             .collect();
         if shown != expected {
