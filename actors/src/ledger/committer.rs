@@ -36,6 +36,14 @@ pub struct CommitSettings {
     pub commit_delay: Duration,
 }
 
+impl CommitSettings {
+    /// Whether a free writer with `waiting` transfers should wait (up to the delay) for
+    /// more, its last batch having held `last_batch`.
+    fn worth_waiting(&self, waiting: usize, last_batch: usize) -> bool {
+        !self.commit_delay.is_zero() && waiting < last_batch.min(self.batch_max)
+    }
+}
+
 pub struct CommitterState {
     store: Store,
     settings: CommitSettings,
@@ -160,8 +168,10 @@ impl CommitterState {
 
     /// Fewer wait than the last batch held, and the delay for them is not over.
     fn should_wait(&self) -> bool {
-        let expected = self.last_batch.min(self.settings.batch_max);
-        !self.settings.commit_delay.is_zero() && !self.delay_over && self.waiting.len() < expected
+        !self.delay_over
+            && self
+                .settings
+                .worth_waiting(self.waiting.len(), self.last_batch)
     }
 
     fn arm_delay(&mut self, myself: &ActorRef<CommitterMsg>) {
@@ -213,5 +223,33 @@ async fn write(store: &Store, batch: Vec<Submission>) {
     for ((reply, spender, reserved), outcome) in waiters.into_iter().zip(outcomes) {
         let _ = reply.send(outcome.clone());
         let _ = spender.cast(AccountMsg::Settled { reserved, outcome });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(delay_us: u64) -> CommitSettings {
+        CommitSettings {
+            batch_max: 100,
+            commit_delay: Duration::from_micros(delay_us),
+        }
+    }
+
+    #[test]
+    fn a_writer_waits_only_for_callers_it_can_expect() {
+        let s = settings(500);
+        // A lone caller, answered and back: nobody else is expected.
+        assert!(!s.worth_waiting(1, 1));
+        // Nothing was written yet (an idle ledger): go at once.
+        assert!(!s.worth_waiting(1, 0));
+        // The last batch held 80; 30 are back so far.
+        assert!(s.worth_waiting(30, 80));
+        assert!(!s.worth_waiting(80, 80));
+        // Never for more than a batch can hold.
+        assert!(!s.worth_waiting(100, 250));
+        // No delay configured: never.
+        assert!(!settings(0).worth_waiting(30, 80));
     }
 }
