@@ -1,7 +1,9 @@
 //! The ledger's fast path: a whole batch of simple transfers (single, posted or held,
 //! no refunds or settlements) in a constant number of statements, each with one JSON
 //! parameter whatever the batch size (`json_rows`). Balances move by one upsert over
-//! every account in the batch, which returns the new totals; if any user account would
+//! every account in the batch (on PostgreSQL, one for users' accounts and one for the
+//! system accounts after the transfers), which returns the new totals and the history
+//! heads it replaced, onto which the transfers are linked; if any user account would
 //! have been overdrawn (perhaps spent through another node) or any idempotency key was
 //! already used, the transaction rolls back and the caller falls back to the per-group
 //! path, which finds out exactly which request to refuse or replay.
