@@ -43,10 +43,10 @@ pub struct RelayState {
     args: RelayArgs,
     last_prune: Instant,
     waker: JoinHandle<()>,
-    /// Rows published and not yet marked (SQLite), since when, and the newest of them.
+    /// Rows published and not yet marked (SQLite), oldest first, and since when. The
+    /// next claim starts after the newest of them.
     unmarked: Vec<EventId>,
     unmarked_since: Instant,
-    published_through: Option<EventId>,
 }
 
 /// Longest a published row stays unmarked while passes keep coming (SQLite).
@@ -93,7 +93,6 @@ impl Actor for OutboxRelayActor {
             waker,
             unmarked: Vec::new(),
             unmarked_since: Instant::now(),
-            published_through: None,
         })
     }
 
@@ -151,7 +150,9 @@ impl RelayState {
         let batch_max = self.args.settings.batch_max.max(1);
         loop {
             let outbox = self.args.store.outbox();
-            let mut claim = outbox.claim(batch_max, self.published_through).await?;
+            let mut claim = outbox
+                .claim(batch_max, self.unmarked.last().copied())
+                .await?;
             let claim_rows = claim.rows;
             let deliveries = std::mem::take(&mut claim.deliveries);
             // Rows whose events are all out, each once (a row's events come together).
@@ -181,11 +182,10 @@ impl RelayState {
             }
             if claim.locked() {
                 claim.finish(&published).await?;
-            } else if let Some(newest) = published.last() {
+            } else if !published.is_empty() {
                 if self.unmarked.is_empty() {
                     self.unmarked_since = Instant::now();
                 }
-                self.published_through = Some(*newest);
                 self.unmarked.extend(published);
                 if self.unmarked_since.elapsed() >= MARK_EVERY {
                     self.mark().await?;

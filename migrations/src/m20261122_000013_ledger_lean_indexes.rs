@@ -1,5 +1,7 @@
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
+
+use crate::statements::execute_all;
+use sea_orm_migration::sea_orm::DbBackend;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -50,22 +52,14 @@ const BOTH: &[&str] = &[
         WHERE "reference" IS NOT NULL"#,
 ];
 
-async fn run(manager: &SchemaManager<'_>, statements: &[&str]) -> Result<(), DbErr> {
-    let db = manager.get_connection();
-    for sql in statements {
-        db.execute_unprepared(sql).await?;
-    }
-    Ok(())
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         match manager.get_database_backend() {
-            DbBackend::Postgres => run(manager, POSTGRES_UP).await?,
-            _ => run(manager, SQLITE_UP).await?,
+            DbBackend::Postgres => execute_all(manager, POSTGRES_UP).await?,
+            _ => execute_all(manager, SQLITE_UP).await?,
         }
-        run(manager, BOTH).await
+        execute_all(manager, BOTH).await
     }
 
     async fn down(&self, _: &SchemaManager) -> Result<(), DbErr> {

@@ -1,5 +1,7 @@
 use sea_orm_migration::prelude::*;
 
+use crate::statements::execute_all;
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -81,23 +83,15 @@ async fn chain_columns(manager: &SchemaManager<'_>, add: bool) -> Result<(), DbE
     Ok(())
 }
 
-async fn run(manager: &SchemaManager<'_>, statements: &[&str]) -> Result<(), DbErr> {
-    let db = manager.get_connection();
-    for sql in statements {
-        db.execute_unprepared(sql).await?;
-    }
-    Ok(())
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         chain_columns(manager, true).await?;
-        run(manager, BACKFILL).await
+        execute_all(manager, BACKFILL).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run(
+        execute_all(
             manager,
             &[
                 r#"CREATE INDEX "idx_ledger_transfers_debit" ON "ledger_transfers" ("debit_account", "id")"#,

@@ -1,9 +1,10 @@
 //! `CommitterActor`: group commit. Transfers arriving while a batch is being written
 //! wait in the mailbox and go out together in the next transaction; every caller is
 //! answered only after its batch has committed, straight from here, and the account
-//! actor that reserved the debit is told the outcome at the same time. On PostgreSQL a second batch may be
-//! written while the first commits (waiting on its WAL flush), so the database is never
-//! idle between batches; SQLite has one writer and takes one batch at a time.
+//! actor that reserved the debit is told the outcome at the same time. On PostgreSQL a
+//! second batch may be written while the first commits (waiting on its WAL flush), so
+//! the database is never idle between batches; SQLite has one writer and takes one
+//! batch at a time.
 //!
 //! A batch has a fixed cost (a transaction, its statements, its commit) besides what
 //! each transfer costs, so when a writer frees up with fewer transfers waiting than the
@@ -52,9 +53,8 @@ pub struct CommitterState {
     last_batch: usize,
     /// Counts batches, so a delay timer armed for an earlier one is ignored.
     generation: u64,
-    /// Whether a free writer is waiting out the delay, and whether it is over.
-    delay_armed: bool,
-    delay_over: bool,
+    /// Where the delay before the next batch stands.
+    delay: Delay,
     /// Batches being written now, and how many may be.
     writing: usize,
     writers: usize,
@@ -64,6 +64,17 @@ pub struct CommitterState {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("the ledger could not commit: {0}")]
 pub struct CommitError(pub String);
+
+/// The commit delay before the next batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Delay {
+    /// Not started: a free writer may still wait.
+    Unarmed,
+    /// A writer is waiting; its timer is set.
+    Armed,
+    /// Waited out: write whatever is there.
+    Over,
+}
 
 /// One group to commit, who asked for it, and the account actor that reserved it.
 pub struct Submission {
@@ -78,7 +89,7 @@ pub enum CommitterMsg {
     Commit(Submission),
     /// Write what is waiting (queued behind the requests that arrived first).
     Flush,
-    /// The commit delay armed for batch generation `0` is over.
+    /// The commit delay armed while this many batches had been written is over.
     DelayOver(u64),
     /// A batch was written (or failed) and its callers answered.
     Written,
@@ -104,8 +115,7 @@ impl Actor for CommitterActor {
             waiting: Vec::new(),
             last_batch: 0,
             generation: 0,
-            delay_armed: false,
-            delay_over: false,
+            delay: Delay::Unarmed,
             writing: 0,
             writers,
             flush_queued: false,
@@ -134,7 +144,7 @@ impl Actor for CommitterActor {
                     let batch: Vec<_> = state.waiting.drain(..take).collect();
                     state.last_batch = take;
                     state.generation += 1;
-                    (state.delay_armed, state.delay_over) = (false, false);
+                    state.delay = Delay::Unarmed;
                     state.writing += 1;
                     let (store, me) = (state.store.clone(), myself.clone());
                     // The write runs beside the actor so requests keep queueing meanwhile.
@@ -147,7 +157,7 @@ impl Actor for CommitterActor {
             }
             CommitterMsg::DelayOver(generation) => {
                 if generation == state.generation {
-                    state.delay_over = true;
+                    state.delay = Delay::Over;
                     state.queue_flush(&myself)?;
                 }
             }
@@ -168,15 +178,15 @@ impl CommitterState {
 
     /// Fewer wait than the last batch held, and the delay for them is not over.
     fn should_wait(&self) -> bool {
-        !self.delay_over
+        self.delay != Delay::Over
             && self
                 .settings
                 .worth_waiting(self.waiting.len(), self.last_batch)
     }
 
     fn arm_delay(&mut self, myself: &ActorRef<CommitterMsg>) {
-        if !self.delay_armed {
-            self.delay_armed = true;
+        if self.delay == Delay::Unarmed {
+            self.delay = Delay::Armed;
             let generation = self.generation;
             myself.send_after(self.settings.commit_delay, move || {
                 CommitterMsg::DelayOver(generation)

@@ -21,7 +21,7 @@ use uuid::Uuid;
 use super::json_rows::{self, Field};
 use super::ledger::{BALANCE_COLUMNS, GroupOutcome, balance_events};
 use super::ledger_history::{Chains, Links, chained, new_heads};
-use super::ledger_rows::balances_from_rows;
+use super::ledger_rows::{balances_from_rows, replaced_heads};
 use super::outbox::Outbox;
 use super::{Store, StoreError};
 
@@ -211,14 +211,7 @@ async fn move_balances(
         .query_all_raw(json_rows::statement(backend, sql, &rows, []))
         .await?;
     let balances = balances_from_rows(&found)?;
-    let old_heads = found
-        .iter()
-        .map(|row| {
-            let account: String = row.try_get("", "account")?;
-            let prev: Option<Uuid> = row.try_get("", "prev_head")?;
-            Ok((account.parse().map_err(StoreError::corrupt)?, prev))
-        })
-        .collect::<Result<_, StoreError>>()?;
+    let old_heads = replaced_heads(&found)?;
     let covered = deltas.iter().all(|(account, d)| {
         d.is_zero()
             || !account.must_stay_non_negative()

@@ -18,8 +18,8 @@ use super::entities::{
 };
 use super::json_rows::{self, Field};
 use super::ledger::{GroupOutcome, LOCK_ORDER, balance_of};
-use super::ledger_history::{Links, chained};
-use super::ledger_rows::{account_row, to_transfer, transfer_row};
+use super::ledger_history::{Chains, Links, chained};
+use super::ledger_rows::{account_row, replaced_heads, to_transfer, transfer_row};
 
 /// One group inside its savepoint. `Err` is a database failure; rule violations come
 /// back as `Rejected` and the caller rolls the savepoint back.
@@ -269,14 +269,12 @@ async fn prepare_accounts(
 
 /// Makes `t` the head of its accounts' chains; its predecessors on them.
 async fn link(txn: &DatabaseTransaction, t: &Transfer) -> Result<Links, StoreError> {
-    let (debit, credit) = (t.spec.debit.to_string(), t.spec.credit.to_string());
-    let mut links = Links::default();
-    // An account without a chain matches no row: `NULL` is never equal.
-    let name = |account: &AccountRef, key: &String| chained(account).then(|| key.clone());
+    // An account without a chain is given as `NULL`, which matches no row.
+    let name = |account: AccountRef| chained(&account).then(|| account.to_string());
     let values: [Value; 3] = [
         Value::Uuid(Some(t.id.as_uuid())),
-        Value::String(name(&t.spec.debit, &debit)),
-        Value::String(name(&t.spec.credit, &credit)),
+        Value::String(name(t.spec.debit)),
+        Value::String(name(t.spec.credit)),
     ];
     let backend = txn.get_database_backend();
     let sql = format!(
@@ -286,19 +284,10 @@ async fn link(txn: &DatabaseTransaction, t: &Transfer) -> Result<Links, StoreErr
         json_rows::param(backend, 2),
         json_rows::param(backend, 3)
     );
-    for row in txn
+    let rows = txn
         .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
-        .await?
-    {
-        let account: String = row.try_get("", "account")?;
-        let prev: Option<uuid::Uuid> = row.try_get("", "prev_head")?;
-        if account == debit {
-            links.debit_prev = prev;
-        } else {
-            links.credit_prev = prev;
-        }
-    }
-    Ok(links)
+        .await?;
+    Ok(Chains::new(replaced_heads(&rows)?).link(t))
 }
 
 async fn insert_transfer(

@@ -132,17 +132,17 @@ async fn walk<C: ConnectionTrait>(
     limit: u64,
 ) -> Result<Vec<Link>, StoreError> {
     let backend = conn.get_database_backend();
-    let (at, name, limit_param) = (param(backend, 1), param(backend, 2), param(backend, 3));
+    let (p_at, p_account, p_limit) = (param(backend, 1), param(backend, 2), param(backend, 3));
     let sql = format!(
         "WITH RECURSIVE chain (id, depth) AS ( \
            SELECT t.id, 0 FROM ledger_transfers t \
-           WHERE t.id = COALESCE({at}, (SELECT head FROM ledger_accounts WHERE account = {name})) \
-             AND (t.debit_account = {name} OR t.credit_account = {name}) \
+           WHERE t.id = COALESCE({p_at}, (SELECT head FROM ledger_accounts WHERE account = {p_account})) \
+             AND (t.debit_account = {p_account} OR t.credit_account = {p_account}) \
            UNION ALL \
-           SELECT CASE WHEN t.debit_account = {name} THEN t.debit_prev ELSE t.credit_prev END, \
+           SELECT CASE WHEN t.debit_account = {p_account} THEN t.debit_prev ELSE t.credit_prev END, \
                   c.depth + 1 \
            FROM chain c JOIN ledger_transfers t ON t.id = c.id \
-           WHERE c.depth + 1 < {limit_param}) \
+           WHERE c.depth + 1 < {p_limit}) \
          SELECT t.* FROM chain c JOIN ledger_transfers t ON t.id = c.id ORDER BY c.depth"
     );
     let at = match start {

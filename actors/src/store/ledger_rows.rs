@@ -8,6 +8,7 @@ use std::collections::HashMap;
 
 use sea_orm::ActiveValue::Set;
 use sea_orm::QueryResult;
+use uuid::Uuid;
 
 use super::StoreError;
 use super::entities::{ledger_accounts as accounts, ledger_transfers as transfers};
@@ -80,6 +81,19 @@ pub(super) fn balances_from_rows(
                 ],
             )?;
             Ok((account.parse().map_err(StoreError::corrupt)?, balance))
+        })
+        .collect()
+}
+
+/// The history heads an update replaced (`prev_head`), by account.
+pub(super) fn replaced_heads(
+    rows: &[QueryResult],
+) -> Result<HashMap<AccountRef, Option<Uuid>>, StoreError> {
+    rows.iter()
+        .map(|row| {
+            let account: String = row.try_get("", "account")?;
+            let prev: Option<Uuid> = row.try_get("", "prev_head")?;
+            Ok((account.parse().map_err(StoreError::corrupt)?, prev))
         })
         .collect()
 }

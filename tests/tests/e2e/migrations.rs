@@ -28,6 +28,14 @@ async fn database_at(version: u32) -> (TestBackend, DatabaseConnection, DbBacken
     (backend, db, kind)
 }
 
+/// Closes the migration's connection and opens the store on the same database.
+async fn reopen_as_store(db: DatabaseConnection, backend: &TestBackend) -> Store {
+    db.close().await.unwrap();
+    Store::connect(&DatabaseSettings::with_url(&backend.database_url))
+        .await
+        .unwrap()
+}
+
 /// The backend's placeholders for parameters 1 to `n`.
 fn placeholders(backend: DbBackend, n: usize) -> Vec<String> {
     (1..=n)
@@ -135,11 +143,7 @@ async fn the_lean_ledger_schema_keeps_existing_transfers_and_single_settlement()
             .unwrap();
     }
     Migrator::up(&db, None).await.unwrap();
-    db.close().await.unwrap();
-
-    let store = Store::connect(&DatabaseSettings::with_url(&backend.database_url))
-        .await
-        .unwrap();
+    let store = reopen_as_store(db, &backend).await;
     let page = store
         .ledger()
         .history(
@@ -201,11 +205,7 @@ async fn accounts_written_with_a_user_column_keep_their_balances() {
             .is_err(),
         "the user_id column is still there"
     );
-    db.close().await.unwrap();
-
-    let store = Store::connect(&DatabaseSettings::with_url(&backend.database_url))
-        .await
-        .unwrap();
+    let store = reopen_as_store(db, &backend).await;
     assert_eq!(
         store.ledger().balance(account).await.unwrap().available(),
         70
@@ -303,11 +303,7 @@ async fn histories_written_before_chains_are_linked_in_id_order() {
     }
 
     Migrator::up(&db, None).await.unwrap();
-    db.close().await.unwrap();
-
-    let store = Store::connect(&DatabaseSettings::with_url(&backend.database_url))
-        .await
-        .unwrap();
+    let store = reopen_as_store(db, &backend).await;
     let newest_first = |mut ids: Vec<uuid::Uuid>| {
         ids.reverse();
         ids

@@ -320,17 +320,18 @@ async fn grants_to_many_users_at_once_reach_each_user_live_and_resuming_never_hi
     assert_balanced(&app.api, &root).await;
 }
 
+/// `GET /points/transactions?<query>` as `user`.
+async fn transactions(api: &ApiClient, user: &Account, query: &str) -> medrt_tests::client::Reply {
+    api.get(&format!("/points/transactions?{query}"), &user.token)
+        .await
+}
+
 /// Every `transfer_id` of `user`'s history, following `next_cursor` `limit` at a time.
 async fn transaction_ids(api: &ApiClient, user: &Account, limit: usize) -> Vec<String> {
     let mut ids = Vec::new();
     let mut cursor = String::new();
     loop {
-        let reply = api
-            .get(
-                &format!("/points/transactions?limit={limit}&cursor={cursor}"),
-                &user.token,
-            )
-            .await;
+        let reply = transactions(api, user, &format!("limit={limit}&cursor={cursor}")).await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
         let items = reply.body["items"].as_array().unwrap();
         assert!(items.len() <= limit);
@@ -382,28 +383,13 @@ async fn history_pages_through_both_kinds_newest_first_and_only_the_callers() {
     assert_eq!(transaction_ids(&app.api, &other, 2).await.len(), 7);
 
     // A cursor is only a position: another user's cannot show the caller's transfers.
-    let first = app
-        .api
-        .get("/points/transactions?limit=2", &patient.token)
-        .await;
+    let first = transactions(&app.api, &patient, "limit=2").await;
     let cursor = first.body["next_cursor"].as_str().unwrap();
-    let foreign = app
-        .api
-        .get(
-            &format!("/points/transactions?cursor={cursor}"),
-            &other.token,
-        )
-        .await;
+    let foreign = transactions(&app.api, &other, &format!("cursor={cursor}")).await;
     assert_eq!(foreign.status, StatusCode::OK);
     assert_eq!(foreign.body["items"], json!([]), "{}", foreign.body);
     for bad in ["nope", "-.-", "1.2"] {
-        let reply = app
-            .api
-            .get(
-                &format!("/points/transactions?cursor={bad}"),
-                &patient.token,
-            )
-            .await;
+        let reply = transactions(&app.api, &patient, &format!("cursor={bad}")).await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{bad}");
         assert_eq!(reply.body["error"]["code"], "INVALID_CURSOR");
     }
