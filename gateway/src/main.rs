@@ -13,7 +13,7 @@ use medrt_inference::imaging::pipeline::{self, AnalyzeOptions, Cancel, Progress,
 use medrt_inference::{Inference, ModelKind};
 
 /// Many small short-lived allocations cross threads (requests, events, ledger batches);
-/// glibc's allocator spent a tenth of the ledger's CPU on them.
+/// glibc's allocator functions were a tenth of the ledger benchmark's CPU in a profile.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
