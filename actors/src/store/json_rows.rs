@@ -50,15 +50,23 @@ pub(super) fn select(
         })
         .collect();
     columns.extend(extra.iter().map(|e| (*e).to_owned()));
-    let source = if pg {
-        format!(
+    // SQLite's `jsonb_each` returns elements in rowid order and says so to the planner
+    // (`orderByConsumed`) only for `ORDER BY rowid`; ordering by its `key` column
+    // would copy every row through a sorter.
+    let (source, order) = if pg {
+        let source = format!(
             "jsonb_array_elements({}::jsonb) WITH ORDINALITY AS r(value, key)",
             param(backend, n)
-        )
+        );
+        (source, "r.key")
     } else {
-        format!("jsonb_each(jsonb({})) AS r", param(backend, n))
+        let source = format!("jsonb_each(jsonb({})) AS r", param(backend, n));
+        (source, "r.rowid")
     };
-    format!("SELECT {} FROM {source} ORDER BY r.key", columns.join(", "))
+    format!(
+        "SELECT {} FROM {source} ORDER BY {order}",
+        columns.join(", ")
+    )
 }
 
 /// `<column> IN (<the values of parameter 1>)`: one JSON parameter holding

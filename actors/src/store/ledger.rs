@@ -13,7 +13,7 @@ use medrt_domain::ledger::{
     Reference, Transfer, TransferSpec,
 };
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     TransactionTrait,
 };
 
@@ -23,7 +23,7 @@ use super::json_rows::{self, Field};
 use super::key_values;
 use super::ledger_group::apply_group;
 use super::ledger_history::HistoryCursor;
-use super::ledger_rows::{balances_from_rows, to_balance, to_transfer};
+use super::ledger_rows::{StoredAccount, stored_from_json, to_balance, to_transfer};
 use super::page::{Page, PageRequest};
 use super::{Store, StoreError};
 
@@ -222,25 +222,46 @@ async fn available_of<C: ConnectionTrait>(
 /// which nearly every batch credits, is locked last and so held only until the commit.
 pub(super) const LOCK_ORDER: &str = r#"account COLLATE "C" DESC"#;
 
-/// The columns `ledger_rows::balances_from_rows` reads.
-pub(super) const BALANCE_COLUMNS: &str =
-    "account, debits_posted, credits_posted, debits_pending, credits_pending";
+/// What is stored for those of `accounts` that were ever used, read as one JSON
+/// document: a statement's rows cross from SQLite's connection thread one at a time,
+/// each value copied and then looked up by column name, which for a batch's few
+/// hundred accounts cost more than reading them.
+pub(super) async fn stored_accounts<C: ConnectionTrait>(
+    conn: &C,
+    accounts: impl IntoIterator<Item = &AccountRef>,
+) -> Result<HashMap<AccountRef, StoredAccount>, StoreError> {
+    let backend = conn.get_database_backend();
+    let (array, head) = match backend {
+        DbBackend::Postgres => (
+            "coalesce(json_agg(json_build_array",
+            "prev_head)), '[]')::text",
+        ),
+        _ => (
+            "json_group_array(json_array",
+            "nullif(hex(prev_head), '')))",
+        ),
+    };
+    let sql = format!(
+        "SELECT {array}(account, debits_posted, credits_posted, debits_pending, \
+           credits_pending, {head} AS found \
+         FROM ledger_accounts WHERE {}",
+        json_rows::is_in(backend, "account", Field::Text)
+    );
+    let keys: Vec<(String,)> = accounts.into_iter().map(|a| (a.to_string(),)).collect();
+    let found = conn
+        .query_one_raw(json_rows::statement(backend, sql, &keys, []))
+        .await?
+        .ok_or_else(|| StoreError::corrupt("an aggregate returned no row"))?;
+    stored_from_json(&found.try_get::<String>("", "found")?)
+}
 
 /// The stored totals of those of `accounts` that were ever used, in one query.
 async fn balances_of<C: ConnectionTrait>(
     conn: &C,
     accounts: &[AccountRef],
 ) -> Result<HashMap<AccountRef, Balance>, StoreError> {
-    let backend = conn.get_database_backend();
-    let sql = format!(
-        "SELECT {BALANCE_COLUMNS} FROM ledger_accounts WHERE {}",
-        json_rows::is_in(backend, "account", Field::Text)
-    );
-    let keys: Vec<(String,)> = accounts.iter().map(|a| (a.to_string(),)).collect();
-    let found = conn
-        .query_all_raw(json_rows::statement(backend, sql, &keys, []))
-        .await?;
-    balances_from_rows(&found)
+    let stored = stored_accounts(conn, accounts).await?;
+    Ok(stored.into_iter().map(|(a, s)| (a, s.balance)).collect())
 }
 
 fn available_in(

@@ -2,9 +2,10 @@
 //! no refunds or settlements) in a constant number of statements, each with one JSON
 //! parameter whatever the batch size (`json_rows`). Balances move by one upsert over
 //! every account in the batch (on PostgreSQL, one for users' accounts and one for the
-//! system accounts after the transfers), which returns the new totals and the history
-//! heads it replaced, onto which the transfers are linked; if any user account would
-//! have been overdrawn (perhaps spent through another node) or any idempotency key was
+//! system accounts after the transfers); one read then brings back, as one JSON
+//! document, the new totals (for the guard and the users' events) and the history
+//! heads the upsert replaced, onto which the transfers are linked. If any user account
+//! would have been overdrawn (perhaps spent through another node) or any idempotency key was
 //! already used, the transaction rolls back and the caller falls back to the per-group
 //! path, which finds out exactly which request to refuse or replay.
 
@@ -12,16 +13,14 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::Utc;
 use medrt_domain::ids::UserId;
-use medrt_domain::ledger::{
-    AccountRef, Balance, Phase, PointKind, Transfer, TransferId, TransferSpec,
-};
+use medrt_domain::ledger::{AccountRef, Phase, PointKind, Transfer, TransferId, TransferSpec};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr, SqlErr};
 use uuid::Uuid;
 
 use super::json_rows::{self, Field};
-use super::ledger::{BALANCE_COLUMNS, GroupOutcome, balance_events};
+use super::ledger::{GroupOutcome, balance_events, stored_accounts};
 use super::ledger_history::{Chains, Links, chained, new_heads};
-use super::ledger_rows::{balances_from_rows, replaced_heads};
+use super::ledger_rows::StoredAccount;
 use super::outbox::Outbox;
 use super::{Store, StoreError};
 
@@ -119,11 +118,23 @@ pub(super) async fn commit(
         (deltas, BTreeMap::new())
     };
     let txn = store.begin_write().await?;
-    let Some((moved, old_heads)) = move_balances(&txn, &first, &new_heads(&fresh)).await? else {
+    move_balances(&txn, &first, &new_heads(&fresh)).await?;
+    // What the events report: every account of each user, moved or not.
+    let reported = users
+        .iter()
+        .flat_map(|u| PointKind::ALL.map(|kind| AccountRef::user(*u, kind)));
+    let wanted: BTreeSet<AccountRef> = first.keys().copied().chain(reported).collect();
+    let stored = stored_accounts(&txn, &wanted).await?;
+    if !covered(&first, &stored) {
         txn.rollback().await?;
         return Ok(None);
-    };
-    let mut chains = Chains::new(old_heads);
+    }
+    let mut chains = Chains::new(
+        first
+            .keys()
+            .map(|a| (*a, stored.get(a).and_then(|s| s.replaced_head)))
+            .collect(),
+    );
     let links: Vec<Links> = fresh.iter().map(|t| chains.link(t)).collect();
     if let Err(e) = insert_transfers(&txn, &fresh, &links, now).await {
         txn.rollback().await?;
@@ -136,7 +147,12 @@ pub(super) async fn commit(
     if !last.is_empty() {
         move_balances(&txn, &last, &HashMap::new()).await?;
     }
-    let events = balance_events(&txn, &users, moved).await?;
+    // Accounts never used hold nothing.
+    let known = wanted
+        .iter()
+        .map(|a| (*a, stored.get(a).map(|s| s.balance).unwrap_or_default()))
+        .collect();
+    let events = balance_events(&txn, &users, known).await?;
     Outbox::append_together(&txn, &events, now).await?;
     txn.commit().await?;
     Ok(Some(
@@ -147,20 +163,14 @@ pub(super) async fn commit(
     ))
 }
 
-/// The totals an upsert wrote, and the history heads it replaced.
-type Moved = (
-    HashMap<AccountRef, Balance>,
-    HashMap<AccountRef, Option<Uuid>>,
-);
-
 /// Adds every delta in one upsert (creating accounts on first use; a zero delta only
-/// locks its row), setting each moved account's head to `heads`' entry. `None` if a
-/// user account would not have covered its debits with what it had before this batch.
+/// locks its row), setting each moved account's head to `heads`' entry and keeping the
+/// head it replaced (`prev_head`).
 async fn move_balances(
     txn: &DatabaseTransaction,
     deltas: &BTreeMap<AccountRef, Delta>,
     heads: &HashMap<AccountRef, Uuid>,
-) -> Result<Option<Moved>, StoreError> {
+) -> Result<(), StoreError> {
     let backend = txn.get_database_backend();
     // Upserted (and so locked) in `LOCK_ORDER`.
     let mut rows: Vec<_> = deltas
@@ -204,23 +214,27 @@ async fn move_balances(
            credits_pending = ledger_accounts.credits_pending + excluded.credits_pending, \
            prev_head = ledger_accounts.head, head = excluded.head \
          WHERE excluded.debits_posted <> 0 OR excluded.credits_posted <> 0 \
-           OR excluded.debits_pending <> 0 OR excluded.credits_pending <> 0 \
-         RETURNING {BALANCE_COLUMNS}, prev_head"
+           OR excluded.debits_pending <> 0 OR excluded.credits_pending <> 0"
     );
-    let found = txn
-        .query_all_raw(json_rows::statement(backend, sql, &rows, []))
+    txn.execute_raw(json_rows::statement(backend, sql, &rows, []))
         .await?;
-    let balances = balances_from_rows(&found)?;
-    let old_heads = replaced_heads(&found)?;
-    let covered = deltas.iter().all(|(account, d)| {
+    Ok(())
+}
+
+/// Whether every user account `deltas` debits covered its debits with what it had
+/// before this batch, judged by what is `stored` after it.
+fn covered(
+    deltas: &BTreeMap<AccountRef, Delta>,
+    stored: &HashMap<AccountRef, StoredAccount>,
+) -> bool {
+    deltas.iter().all(|(account, d)| {
         d.is_zero()
             || !account.must_stay_non_negative()
-            || balances.get(account).is_some_and(|after| {
+            || stored.get(account).is_some_and(|after| {
                 // What it had before this batch, less what the batch takes.
-                after.available() - i128::from(d.credits_posted) >= 0
+                after.balance.available() - i128::from(d.credits_posted) >= 0
             })
-    });
-    Ok(covered.then_some((balances, old_heads)))
+    })
 }
 
 async fn insert_transfers(

@@ -63,24 +63,36 @@ pub(super) fn to_balance(row: accounts::Model) -> Result<Balance, StoreError> {
     )
 }
 
-/// Account totals from rows selected as `ledger::BALANCE_COLUMNS`.
-pub(super) fn balances_from_rows(
-    rows: &[QueryResult],
-) -> Result<HashMap<AccountRef, Balance>, StoreError> {
-    rows.iter()
-        .map(|row| {
-            let account: String = row.try_get("", "account")?;
-            let total = |column: &str| row.try_get::<i64>("", column);
-            let balance = balance_from_totals(
-                &account,
-                [
-                    total("debits_posted")?,
-                    total("credits_posted")?,
-                    total("debits_pending")?,
-                    total("credits_pending")?,
-                ],
-            )?;
-            Ok((account.parse().map_err(StoreError::corrupt)?, balance))
+/// What is stored for an account: its totals and the history head its last update
+/// replaced.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct StoredAccount {
+    pub balance: Balance,
+    pub replaced_head: Option<Uuid>,
+}
+
+/// The accounts of a `ledger::stored_accounts` document: a JSON array holding, for each
+/// account, `[account, debits_posted, credits_posted, debits_pending, credits_pending,
+/// prev_head]` (the head as hex digits or a UUID string).
+pub(super) fn stored_from_json(
+    doc: &str,
+) -> Result<HashMap<AccountRef, StoredAccount>, StoreError> {
+    type Row = (String, i64, i64, i64, i64, Option<String>);
+    let rows: Vec<Row> = serde_json::from_str(doc).map_err(StoreError::corrupt)?;
+    rows.into_iter()
+        .map(|(account, dp, cp, dpe, cpe, head)| {
+            let balance = balance_from_totals(&account, [dp, cp, dpe, cpe])?;
+            let replaced_head = head
+                .map(|h| Uuid::try_parse(&h).map_err(StoreError::corrupt))
+                .transpose()?;
+            let account = account.parse().map_err(StoreError::corrupt)?;
+            Ok((
+                account,
+                StoredAccount {
+                    balance,
+                    replaced_head,
+                },
+            ))
         })
         .collect()
 }
@@ -150,4 +162,46 @@ pub(super) fn to_transfer(row: transfers::Model) -> Result<Transfer, StoreError>
         spec,
         at: row.created_at,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use medrt_domain::ids::UserId;
+    use medrt_domain::ledger::{AccountRef, PointKind};
+
+    use super::*;
+
+    #[test]
+    fn stored_accounts_read_back_from_either_backends_document() {
+        let user = UserId::generate();
+        let (high, low) = (
+            AccountRef::user(user, PointKind::High),
+            AccountRef::user(user, PointKind::Low),
+        );
+        let head = Uuid::now_v7();
+        // SQLite renders the head as upper-case hex, PostgreSQL as a UUID string.
+        let doc = format!(
+            r#"[["{high}",3,10,2,0,"{}"],["{low}",0,5,0,0,null]]"#,
+            head.simple().to_string().to_uppercase()
+        );
+        let stored = stored_from_json(&doc).unwrap();
+        assert_eq!(stored[&high].replaced_head, Some(head));
+        assert_eq!(stored[&high].balance.available(), 5);
+        assert_eq!(stored[&low].replaced_head, None);
+        let hyphenated = format!(r#"[["{high}",0,1,0,0,"{head}"]]"#);
+        assert_eq!(
+            stored_from_json(&hyphenated).unwrap()[&high].replaced_head,
+            Some(head)
+        );
+        assert!(stored_from_json("[]").unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_negative_total_or_a_bad_account_is_corruption_not_a_balance() {
+        let high = AccountRef::user(UserId::generate(), PointKind::High);
+        assert!(stored_from_json(&format!(r#"[["{high}",-1,0,0,0,null]]"#)).is_err());
+        assert!(stored_from_json(r#"[["nobody",0,0,0,0,null]]"#).is_err());
+        assert!(stored_from_json(&format!(r#"[["{high}",0,0,0,0,"not a uuid"]]"#)).is_err());
+        assert!(stored_from_json(&format!(r#"[["{high}",0,0,0,0,null]]"#)).is_ok());
+    }
 }

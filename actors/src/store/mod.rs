@@ -53,6 +53,11 @@ pub use products::{ProductRecord, Products};
 pub use settings::DatabaseSettings;
 pub use users::{ContactChange, Credentials, NewUser, User, Users};
 
+/// Rows SQLite's connection thread may hand over before the caller takes them. sqlx's
+/// default (50) parks that thread and wakes the caller every 50 rows of a batch's
+/// `RETURNING`: one thread hand-off each way per 50 rows, the database idle meanwhile.
+const ROW_BUFFER: usize = 4096;
+
 /// The folder of a SQLite file URL, which must exist before SQLite can create the file.
 fn sqlite_dir(url: &str) -> Option<&std::path::Path> {
     let path = url.strip_prefix("sqlite://")?.split('?').next()?;
@@ -116,6 +121,7 @@ impl Store {
                 .busy_timeout(busy_timeout)
                 .foreign_keys(true)
                 .create_if_missing(true)
+                .row_buffer_size(ROW_BUFFER)
                 .pragma("cache_size", "-16384");
             if background_checkpoints {
                 o.pragma("wal_autocheckpoint", "0")
