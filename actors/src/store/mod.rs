@@ -54,8 +54,8 @@ pub use settings::DatabaseSettings;
 pub use users::{ContactChange, Credentials, NewUser, User, Users};
 
 /// Rows SQLite's connection thread may hand over before the caller takes them. sqlx's
-/// default (50) parks that thread and wakes the caller every 50 rows of a batch's
-/// `RETURNING`: one thread hand-off each way per 50 rows, the database idle meanwhile.
+/// default (50) parks that thread every 50 rows of a large result until the caller
+/// has taken them: a thread hand-off each way per 50 rows, the database idle meanwhile.
 const ROW_BUFFER: usize = 4096;
 
 /// The folder of a SQLite file URL, which must exist before SQLite can create the file.
