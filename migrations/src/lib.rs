@@ -17,6 +17,7 @@ mod m20261122_000012_settings;
 mod m20261122_000013_ledger_lean_indexes;
 mod m20261122_000014_ledger_accounts_without_user;
 mod m20261122_000015_ledger_history_chains;
+mod m20261122_000016_ledger_accounts_clustered;
 mod statements;
 
 pub struct Migrator;
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000013_ledger_lean_indexes::Migration),
             Box::new(m20261122_000014_ledger_accounts_without_user::Migration),
             Box::new(m20261122_000015_ledger_history_chains::Migration),
+            Box::new(m20261122_000016_ledger_accounts_clustered::Migration),
         ]
     }
 }

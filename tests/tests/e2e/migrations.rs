@@ -2,7 +2,8 @@
 //! schema (migration 13) keeps every row readable and still lets a hold settle only
 //! once; accounts written with a `user_id` (before migration 14) keep their balances
 //! and keep moving; transfers written before migration 15 are linked into their
-//! accounts' history chains.
+//! accounts' history chains; accounts clustered by their key on SQLite (migration 16)
+//! keep their totals and chains, both ways.
 
 use medrt_actors::store::{DatabaseSettings, GroupOutcome, PageRequest, Store};
 use medrt_domain::ids::UserId;
@@ -16,6 +17,7 @@ use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statemen
 const BEFORE_LEAN_SCHEMA: u32 = 12;
 const BEFORE_ACCOUNTS_WITHOUT_USER: u32 = 13;
 const BEFORE_HISTORY_CHAINS: u32 = 14;
+const BEFORE_CLUSTERED_ACCOUNTS: u32 = 15;
 
 /// A fresh database migrated up to (and including) migration `version`.
 async fn database_at(version: u32) -> (TestBackend, DatabaseConnection, DbBackend) {
@@ -326,6 +328,76 @@ async fn histories_written_before_chains_are_linked_in_id_order() {
     assert_eq!(history(&store, user).await, newest_first(grants));
     assert_eq!(history(&store, other).await.len(), 1);
     assert!(store.ledger().audit().await.unwrap().balanced());
+}
+
+#[tokio::test]
+async fn accounts_clustered_by_key_keep_their_totals_and_chains_both_ways() {
+    let (backend, db, kind) = database_at(BEFORE_CLUSTERED_ACCOUNTS).await;
+    if kind == DbBackend::Sqlite {
+        assert!(!clustered(&db).await, "clustered before migration 16");
+    }
+    Migrator::up(&db, None).await.unwrap();
+    let store = reopen_as_store(db, &backend).await;
+    let user = UserId::generate();
+    let mut ids = Vec::new();
+    for (i, spec) in [
+        TransferSpec::posted(
+            IdempotencyKey::parse("grant").unwrap(),
+            AccountRef::system(SystemAccount::Issuance, PointKind::High),
+            AccountRef::user(user, PointKind::High),
+            Amount::new(50).unwrap(),
+            Reason::Grant,
+            None,
+        ),
+        TransferSpec::posted(
+            IdempotencyKey::parse("spend").unwrap(),
+            AccountRef::user(user, PointKind::High),
+            AccountRef::system(SystemAccount::Revenue, PointKind::High),
+            Amount::new(20).unwrap(),
+            Reason::Charge,
+            None,
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let outcomes = store.ledger().commit(&[vec![spec]]).await.unwrap();
+        let [GroupOutcome::Committed(done)] = outcomes.as_slice() else {
+            panic!("transfer {i}: {outcomes:?}");
+        };
+        ids.insert(0, done[0].id.as_uuid());
+    }
+    store.close().await;
+
+    // Down to the rowid table and up again: nothing is lost either way.
+    let db = Database::connect(backend.database_url.as_str())
+        .await
+        .unwrap();
+    if kind == DbBackend::Sqlite {
+        assert!(clustered(&db).await, "not clustered after migration 16");
+        Migrator::down(&db, Some(1)).await.unwrap();
+        assert!(!clustered(&db).await, "still clustered once undone");
+        Migrator::up(&db, None).await.unwrap();
+    }
+    let store = reopen_as_store(db, &backend).await;
+    let high = AccountRef::user(user, PointKind::High);
+    assert_eq!(store.ledger().balance(high).await.unwrap().available(), 30);
+    assert_eq!(history(&store, user).await, ids);
+    assert!(store.ledger().audit().await.unwrap().balanced());
+}
+
+/// Whether SQLite keeps the accounts in one B-tree ordered by their key.
+async fn clustered(db: &DatabaseConnection) -> bool {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Sqlite,
+            "SELECT sql FROM sqlite_master WHERE name = 'ledger_accounts'",
+        ))
+        .await
+        .unwrap()
+        .expect("the accounts table");
+    let sql: String = row.try_get("", "sql").unwrap();
+    sql.contains("WITHOUT ROWID")
 }
 
 /// `user`'s whole history, two transfers a page.
