@@ -8,8 +8,10 @@
 //! costs one round trip. (Measured with `bench ledger`; see the README.)
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, Value};
+use sea_orm::{DbBackend, Statement, Value};
 use serde::Serialize;
+
+use super::script::Script;
 
 /// How a JSON field becomes a column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,15 +71,15 @@ pub(super) fn select(
     )
 }
 
-/// `<column> IN (<the values of parameter 1>)`: one JSON parameter holding
+/// `<column> IN (<the values of parameter n>)`: one JSON parameter holding
 /// `(value,)` rows, whatever their number.
-pub(super) fn is_in(backend: DbBackend, column: &str, field: Field) -> String {
-    let values = select(backend, 1, &[(column, field)], &[]);
+pub(super) fn is_in(backend: DbBackend, n: usize, column: &str, field: Field) -> String {
+    let values = select(backend, n, &[(column, field)], &[]);
     format!("{column} IN (SELECT k.{column} FROM ({values}) AS k)")
 }
 
 /// The JSON parameter holding `rows` (each row serialises as an array, e.g. a tuple).
-fn rows<R: Serialize>(rows: &[R]) -> Value {
+pub(super) fn rows<R: Serialize>(rows: &[R]) -> Value {
     Value::String(Some(
         serde_json::to_string(rows).expect("rows of plain values serialise"),
     ))
@@ -93,25 +95,24 @@ pub(super) fn statement<R: Serialize>(
     Statement::from_sql_and_values(backend, sql, std::iter::once(self::rows(rows)).chain(more))
 }
 
-/// `INSERT INTO <table> (<fields>, created_at)` one row per element of `rows`, each
-/// stamped `now`, in one statement.
-pub(super) async fn insert_stamped<C: ConnectionTrait, R: Serialize>(
-    conn: &C,
+/// Appends `INSERT INTO <table> (<fields>, created_at)` one row per element of `rows`,
+/// each stamped `now`, in one statement.
+pub(super) fn push_insert_stamped<R: Serialize>(
+    script: &mut Script,
     table: &str,
     fields: &[(&str, Field)],
     rows: &[R],
     now: DateTime<Utc>,
-) -> Result<(), DbErr> {
-    let backend = conn.get_database_backend();
+) {
+    let backend = script.backend();
     let names: Vec<&str> = fields.iter().map(|(name, _)| *name).collect();
-    let source = select(backend, 1, fields, &[&param(backend, 2)]);
-    let sql = format!(
-        "INSERT INTO {table} ({}, created_at) {source}",
-        names.join(", ")
-    );
-    conn.execute_raw(statement(backend, sql, rows, [Value::from(now)]))
-        .await?;
-    Ok(())
+    script.push(vec![self::rows(rows), Value::from(now)], |first| {
+        let source = select(backend, first, fields, &[&param(backend, first + 1)]);
+        format!(
+            "INSERT INTO {table} ({}, created_at) {source}",
+            names.join(", ")
+        )
+    });
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use medrt_domain::ledger::{
 };
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    TransactionTrait,
+    QueryResult, TransactionTrait,
 };
 
 use super::entities::ledger_transfers as transfers;
@@ -25,6 +25,7 @@ use super::ledger_group::apply_group;
 use super::ledger_history::HistoryCursor;
 use super::ledger_rows::{StoredAccount, stored_from_json, to_balance, to_transfer};
 use super::page::{Page, PageRequest};
+use super::script::Script;
 use super::{Store, StoreError};
 
 const CONFIG_KEY: &str = "config";
@@ -222,15 +223,25 @@ async fn available_of<C: ConnectionTrait>(
 /// which nearly every batch credits, is locked last and so held only until the commit.
 pub(super) const LOCK_ORDER: &str = r#"account COLLATE "C" DESC"#;
 
-/// What is stored for those of `accounts` that were ever used, read as one JSON
-/// document: a statement's rows cross from SQLite's connection thread one at a time,
-/// each value copied and then looked up by column name, which for a batch's few
-/// hundred accounts cost more than reading them.
+/// What is stored for those of `accounts` that were ever used.
 pub(super) async fn stored_accounts<C: ConnectionTrait>(
     conn: &C,
     accounts: impl IntoIterator<Item = &AccountRef>,
 ) -> Result<HashMap<AccountRef, StoredAccount>, StoreError> {
-    let backend = conn.get_database_backend();
+    let mut script = Script::new(conn.get_database_backend());
+    push_stored_read(&mut script, accounts);
+    stored_from_row(script.query_last(conn).await?)
+}
+
+/// Appends the read `stored_from_row` takes: what is stored for those of `accounts`
+/// that were ever used, as one JSON document. A statement's rows cross from SQLite's
+/// connection thread one at a time, each value copied and then looked up by column
+/// name, which for a batch's few hundred accounts cost more than reading them.
+pub(super) fn push_stored_read<'a>(
+    script: &mut Script,
+    accounts: impl IntoIterator<Item = &'a AccountRef>,
+) {
+    let backend = script.backend();
     let (array, head) = match backend {
         DbBackend::Postgres => (
             "coalesce(json_agg(json_build_array",
@@ -241,18 +252,23 @@ pub(super) async fn stored_accounts<C: ConnectionTrait>(
             "nullif(hex(prev_head), '')))",
         ),
     };
-    let sql = format!(
-        "SELECT {array}(account, debits_posted, credits_posted, debits_pending, \
-           credits_pending, {head} AS found \
-         FROM ledger_accounts WHERE {}",
-        json_rows::is_in(backend, "account", Field::Text)
-    );
     let keys: Vec<(String,)> = accounts.into_iter().map(|a| (a.to_string(),)).collect();
-    let found = conn
-        .query_one_raw(json_rows::statement(backend, sql, &keys, []))
-        .await?
-        .ok_or_else(|| StoreError::corrupt("an aggregate returned no row"))?;
-    stored_from_json(&found.try_get::<String>("", "found")?)
+    script.push(vec![json_rows::rows(&keys)], |first| {
+        format!(
+            "SELECT {array}(account, debits_posted, credits_posted, debits_pending, \
+               credits_pending, {head} AS found \
+             FROM ledger_accounts WHERE {}",
+            json_rows::is_in(backend, first, "account", Field::Text)
+        )
+    });
+}
+
+/// The accounts a script ending in `push_stored_read` found.
+pub(super) fn stored_from_row(
+    row: Option<QueryResult>,
+) -> Result<HashMap<AccountRef, StoredAccount>, StoreError> {
+    let row = row.ok_or_else(|| StoreError::corrupt("an aggregate returned no row"))?;
+    stored_from_json(&row.try_get::<String>("", "found")?)
 }
 
 /// The stored totals of those of `accounts` that were ever used, in one query.

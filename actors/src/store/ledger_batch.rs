@@ -14,14 +14,15 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use chrono::Utc;
 use medrt_domain::ids::UserId;
 use medrt_domain::ledger::{AccountRef, Phase, PointKind, Transfer, TransferId, TransferSpec};
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr, SqlErr};
+use sea_orm::{ConnectionTrait, SqlErr};
 use uuid::Uuid;
 
 use super::json_rows::{self, Field};
-use super::ledger::{GroupOutcome, balance_events, stored_accounts};
+use super::ledger::{GroupOutcome, balance_events, push_stored_read, stored_from_row};
 use super::ledger_history::{Chains, Links, chained, new_heads};
 use super::ledger_rows::StoredAccount;
 use super::outbox::Outbox;
+use super::script::Script;
 use super::{Store, StoreError};
 
 /// Whether every group is one plain posted or pending transfer with a key of its own.
@@ -118,13 +119,15 @@ pub(super) async fn commit(
         (deltas, BTreeMap::new())
     };
     let txn = store.begin_write().await?;
-    move_balances(&txn, &first, &new_heads(&fresh)).await?;
+    let mut script = Script::new(txn.get_database_backend());
+    push_balance_moves(&mut script, &first, &new_heads(&fresh));
     // What the events report: every account of each user, moved or not.
     let reported = users
         .iter()
         .flat_map(|u| PointKind::ALL.map(|kind| AccountRef::user(*u, kind)));
     let wanted: BTreeSet<AccountRef> = first.keys().copied().chain(reported).collect();
-    let stored = stored_accounts(&txn, &wanted).await?;
+    push_stored_read(&mut script, &wanted);
+    let stored = stored_from_row(script.query_last(&txn).await?)?;
     if !covered(&first, &stored) {
         txn.rollback().await?;
         return Ok(None);
@@ -136,24 +139,27 @@ pub(super) async fn commit(
             .collect(),
     );
     let links: Vec<Links> = fresh.iter().map(|t| chains.link(t)).collect();
-    if let Err(e) = insert_transfers(&txn, &fresh, &links, now).await {
-        txn.rollback().await?;
-        return match e.sql_err() {
-            Some(SqlErr::UniqueConstraintViolation(_)) => Ok(None),
-            _ => Err(e.into()),
-        };
-    }
-    // System accounts have no floor, so this cannot refuse.
-    if !last.is_empty() {
-        move_balances(&txn, &last, &HashMap::new()).await?;
-    }
     // Accounts never used hold nothing.
     let known = wanted
         .iter()
         .map(|a| (*a, stored.get(a).map(|s| s.balance).unwrap_or_default()))
         .collect();
     let events = balance_events(&txn, &users, known).await?;
-    Outbox::append_together(&txn, &events, now).await?;
+    let mut script = Script::new(txn.get_database_backend());
+    push_transfers(&mut script, &fresh, &links, now);
+    // System accounts have no floor, so this cannot refuse.
+    if !last.is_empty() {
+        push_balance_moves(&mut script, &last, &HashMap::new());
+    }
+    Outbox::push_together(&mut script, &events, now)?;
+    if let Err(e) = script.execute(&txn).await {
+        txn.rollback().await?;
+        // A key used before (the only unique constraint these statements can meet).
+        return match e.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(_)) => Ok(None),
+            _ => Err(e.into()),
+        };
+    }
     txn.commit().await?;
     Ok(Some(
         fresh
@@ -163,15 +169,15 @@ pub(super) async fn commit(
     ))
 }
 
-/// Adds every delta in one upsert (creating accounts on first use; a zero delta only
-/// locks its row), setting each moved account's head to `heads`' entry and keeping the
-/// head it replaced (`prev_head`).
-async fn move_balances(
-    txn: &DatabaseTransaction,
+/// Appends the upsert adding every delta (creating accounts on first use; a zero delta
+/// only locks its row), setting each moved account's head to `heads`' entry and keeping
+/// the head it replaced (`prev_head`).
+fn push_balance_moves(
+    script: &mut Script,
     deltas: &BTreeMap<AccountRef, Delta>,
     heads: &HashMap<AccountRef, Uuid>,
-) -> Result<(), StoreError> {
-    let backend = txn.get_database_backend();
+) {
+    let backend = script.backend();
     // Upserted (and so locked) in `LOCK_ORDER`.
     let mut rows: Vec<_> = deltas
         .iter()
@@ -188,37 +194,36 @@ async fn move_balances(
         })
         .collect();
     rows.sort_unstable_by(|a, b| b.0.cmp(&a.0));
-    let source = json_rows::select(
-        backend,
-        1,
-        &[
-            ("account", Field::Text),
-            ("kind", Field::Text),
-            ("dp", Field::BigInt),
-            ("cp", Field::BigInt),
-            ("dpe", Field::BigInt),
-            ("cpe", Field::BigInt),
-            ("head", Field::Uuid),
-        ],
-        &[],
-    );
-    // `WHERE true` tells SQLite's parser the upsert's ON is not a join constraint.
-    let sql = format!(
-        "INSERT INTO ledger_accounts (account, kind, debits_posted, credits_posted, \
-           debits_pending, credits_pending, head) \
-         SELECT * FROM ({source}) AS d WHERE true \
-         ON CONFLICT (account) DO UPDATE SET \
-           debits_posted = ledger_accounts.debits_posted + excluded.debits_posted, \
-           credits_posted = ledger_accounts.credits_posted + excluded.credits_posted, \
-           debits_pending = ledger_accounts.debits_pending + excluded.debits_pending, \
-           credits_pending = ledger_accounts.credits_pending + excluded.credits_pending, \
-           prev_head = ledger_accounts.head, head = excluded.head \
-         WHERE excluded.debits_posted <> 0 OR excluded.credits_posted <> 0 \
-           OR excluded.debits_pending <> 0 OR excluded.credits_pending <> 0"
-    );
-    txn.execute_raw(json_rows::statement(backend, sql, &rows, []))
-        .await?;
-    Ok(())
+    script.push(vec![json_rows::rows(&rows)], |first| {
+        let source = json_rows::select(
+            backend,
+            first,
+            &[
+                ("account", Field::Text),
+                ("kind", Field::Text),
+                ("dp", Field::BigInt),
+                ("cp", Field::BigInt),
+                ("dpe", Field::BigInt),
+                ("cpe", Field::BigInt),
+                ("head", Field::Uuid),
+            ],
+            &[],
+        );
+        // `WHERE true` tells SQLite's parser the upsert's ON is not a join constraint.
+        format!(
+            "INSERT INTO ledger_accounts (account, kind, debits_posted, credits_posted, \
+               debits_pending, credits_pending, head) \
+             SELECT * FROM ({source}) AS d WHERE true \
+             ON CONFLICT (account) DO UPDATE SET \
+               debits_posted = ledger_accounts.debits_posted + excluded.debits_posted, \
+               credits_posted = ledger_accounts.credits_posted + excluded.credits_posted, \
+               debits_pending = ledger_accounts.debits_pending + excluded.debits_pending, \
+               credits_pending = ledger_accounts.credits_pending + excluded.credits_pending, \
+               prev_head = ledger_accounts.head, head = excluded.head \
+             WHERE excluded.debits_posted <> 0 OR excluded.credits_posted <> 0 \
+               OR excluded.debits_pending <> 0 OR excluded.credits_pending <> 0"
+        )
+    });
 }
 
 /// Whether every user account `deltas` debits covered its debits with what it had
@@ -237,12 +242,12 @@ fn covered(
     })
 }
 
-async fn insert_transfers(
-    txn: &DatabaseTransaction,
+fn push_transfers(
+    script: &mut Script,
     fresh: &[Transfer],
     links: &[Links],
     now: chrono::DateTime<Utc>,
-) -> Result<(), DbErr> {
+) {
     let hex = |id: Option<Uuid>| id.map(|id| id.simple().to_string());
     let rows: Vec<_> = fresh
         .iter()
@@ -264,8 +269,8 @@ async fn insert_transfers(
             )
         })
         .collect();
-    json_rows::insert_stamped(
-        txn,
+    json_rows::push_insert_stamped(
+        script,
         "ledger_transfers",
         &[
             ("id", Field::Uuid),
@@ -282,6 +287,5 @@ async fn insert_transfers(
         ],
         &rows,
         now,
-    )
-    .await
+    );
 }

@@ -259,7 +259,7 @@ async fn prepare_accounts(
         let keys: Vec<(String,)> = accounts.iter().map(|a| (a.to_string(),)).collect();
         let sql = format!(
             "SELECT account FROM ledger_accounts WHERE {} ORDER BY {LOCK_ORDER} FOR UPDATE",
-            json_rows::is_in(backend, "account", Field::Text)
+            json_rows::is_in(backend, 1, "account", Field::Text)
         );
         txn.query_all_raw(json_rows::statement(backend, sql, &keys, []))
             .await?;

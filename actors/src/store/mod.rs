@@ -21,6 +21,7 @@ mod orders;
 mod outbox;
 pub mod page;
 mod products;
+mod script;
 mod settings;
 #[cfg(test)]
 mod test_store;

@@ -14,12 +14,13 @@ use sea_orm::{
 
 use super::entities::{outbox, outbox_meta};
 use super::json_rows::{self, Field};
+use super::script::Script;
 use super::{Store, StoreError};
 use crate::bus::Delivery;
 
 const PRUNED_THROUGH: &str = "pruned_through";
 
-/// The topic of a row holding several users' events (`append_together`). No client
+/// The topic of a row holding several users' events (`push_together`). No client
 /// topic has this name, so replay never returns such rows.
 const MANY: &str = "user:*";
 
@@ -42,7 +43,7 @@ pub struct Replay {
 /// publish the same rows at once; SQLite has a single writer and needs no lock.
 pub struct Claim {
     txn: Option<DatabaseTransaction>,
-    /// Outbox rows claimed (a row written by `append_together` holds several events).
+    /// Outbox rows claimed (a row written by `push_together` holds several events).
     pub rows: u64,
     pub deliveries: Vec<Delivery>,
 }
@@ -58,43 +59,34 @@ impl<'a> Outbox<'a> {
         events: &[Event],
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let rows = events
-            .iter()
-            .map(|event| {
-                let (aggregate, aggregate_id) = event.aggregate();
-                let payload = serde_json::to_string(event).map_err(StoreError::corrupt)?;
-                Ok((
-                    event.topic().to_string(),
-                    aggregate.to_owned(),
-                    aggregate_id,
-                    payload,
-                ))
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        insert_rows(conn, &rows, now).await
+        let mut script = Script::new(conn.get_database_backend());
+        push_rows(&mut script, &rows_apart(events)?, now);
+        Ok(script.execute(conn).await?)
     }
 
     /// Appends several users' events as one row, published like any others but never
     /// replayed. A ledger batch moves hundreds of users' balances at once: a row, two
     /// index entries and a later update for each would cost a third of the batch.
-    /// Events for other topics get a row each.
-    pub(super) async fn append_together<C: ConnectionTrait>(
-        conn: &C,
+    /// Events for other topics get a row each. Part of `script`.
+    pub(super) fn push_together(
+        script: &mut Script,
         events: &[Event],
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let users_only = events.iter().all(|e| matches!(e.topic(), Topic::User(_)));
-        if events.len() < 2 || !users_only {
-            return Self::append_all(conn, events, now).await;
-        }
-        let payload = serde_json::to_string(events).map_err(StoreError::corrupt)?;
-        let row = (
-            MANY.to_owned(),
-            MANY.to_owned(),
-            events.len().to_string(),
-            payload,
-        );
-        insert_rows(conn, &[row], now).await
+        let rows = if events.len() < 2 || !users_only {
+            rows_apart(events)?
+        } else {
+            let payload = serde_json::to_string(events).map_err(StoreError::corrupt)?;
+            vec![(
+                MANY.to_owned(),
+                MANY.to_owned(),
+                events.len().to_string(),
+                payload,
+            )]
+        };
+        push_rows(script, &rows, now);
+        Ok(())
     }
 
     /// Takes up to `limit` unpublished events, oldest first, after `after` (the newest
@@ -254,7 +246,7 @@ async fn mark_published<C: ConnectionTrait>(conn: &C, ids: &[EventId]) -> Result
     let sql = format!(
         "UPDATE outbox SET published_at = {} WHERE {}",
         json_rows::param(backend, 2),
-        json_rows::is_in(backend, "id", Field::BigInt)
+        json_rows::is_in(backend, 1, "id", Field::BigInt)
     );
     conn.execute_raw(json_rows::statement(
         backend,
@@ -266,16 +258,32 @@ async fn mark_published<C: ConnectionTrait>(conn: &C, ids: &[EventId]) -> Result
     Ok(())
 }
 
-async fn insert_rows<C: ConnectionTrait>(
-    conn: &C,
-    rows: &[(String, String, String, String)],
-    now: DateTime<Utc>,
-) -> Result<(), StoreError> {
+/// An outbox row: topic, aggregate, aggregate id, payload.
+type Row = (String, String, String, String);
+
+/// A row for each of `events`.
+fn rows_apart(events: &[Event]) -> Result<Vec<Row>, StoreError> {
+    events
+        .iter()
+        .map(|event| {
+            let (aggregate, aggregate_id) = event.aggregate();
+            let payload = serde_json::to_string(event).map_err(StoreError::corrupt)?;
+            Ok((
+                event.topic().to_string(),
+                aggregate.to_owned(),
+                aggregate_id,
+                payload,
+            ))
+        })
+        .collect()
+}
+
+fn push_rows(script: &mut Script, rows: &[Row], now: DateTime<Utc>) {
     if rows.is_empty() {
-        return Ok(());
+        return;
     }
-    json_rows::insert_stamped(
-        conn,
+    json_rows::push_insert_stamped(
+        script,
         "outbox",
         &[
             ("topic", Field::Text),
@@ -285,9 +293,7 @@ async fn insert_rows<C: ConnectionTrait>(
         ],
         rows,
         now,
-    )
-    .await?;
-    Ok(())
+    );
 }
 
 /// The rows' events in order; a row written together yields all of its events, each
@@ -318,6 +324,13 @@ mod tests {
     use super::*;
     use crate::store::test_store::migrated_store;
 
+    /// `Outbox::push_together` as a script of its own.
+    async fn append_together(txn: &DatabaseTransaction, events: &[Event], now: DateTime<Utc>) {
+        let mut script = Script::new(txn.get_database_backend());
+        Outbox::push_together(&mut script, events, now).unwrap();
+        script.execute(txn).await.unwrap();
+    }
+
     fn balance(user: UserId, high: i64) -> Event {
         Event::PointsBalance {
             user_id: user,
@@ -334,9 +347,7 @@ mod tests {
         Outbox::append_all(&txn, &[balance(a, 1)], Utc::now())
             .await
             .unwrap();
-        Outbox::append_together(&txn, &[balance(a, 2), balance(b, 3)], Utc::now())
-            .await
-            .unwrap();
+        append_together(&txn, &[balance(a, 2), balance(b, 3)], Utc::now()).await;
         txn.commit().await.unwrap();
 
         let claim = store.outbox().claim(10, None).await.unwrap();
@@ -404,16 +415,13 @@ mod tests {
             body: "b".into(),
         };
         let txn = store.begin_write().await.unwrap();
-        Outbox::append_together(&txn, &[balance(a, 1), notice.clone()], Utc::now())
-            .await
-            .unwrap();
-        Outbox::append_together(
+        append_together(&txn, &[balance(a, 1), notice.clone()], Utc::now()).await;
+        append_together(
             &txn,
             &[balance(a, 2), balance(UserId::generate(), 3)],
             Utc::now(),
         )
-        .await
-        .unwrap();
+        .await;
         txn.commit().await.unwrap();
         assert_eq!(store.outbox().claim(10, None).await.unwrap().rows, 3);
 
@@ -432,9 +440,7 @@ mod tests {
         let (store, _dir) = migrated_store().await;
         let a = UserId::generate();
         let txn = store.begin_write().await.unwrap();
-        Outbox::append_together(&txn, &[balance(a, 5)], Utc::now())
-            .await
-            .unwrap();
+        append_together(&txn, &[balance(a, 5)], Utc::now()).await;
         txn.commit().await.unwrap();
         let replay = store
             .outbox()
