@@ -226,49 +226,50 @@ pub(super) const LOCK_ORDER: &str = r#"account COLLATE "C" DESC"#;
 /// What is stored for those of `accounts` that were ever used.
 pub(super) async fn stored_accounts<C: ConnectionTrait>(
     conn: &C,
-    accounts: impl IntoIterator<Item = &AccountRef>,
+    accounts: &[AccountRef],
 ) -> Result<HashMap<AccountRef, StoredAccount>, StoreError> {
     let mut script = Script::new(conn.get_database_backend());
     push_stored_read(&mut script, accounts);
-    stored_from_row(script.query_last(conn).await?)
+    stored_from_row(script.query_last(conn).await?, accounts)
 }
 
 /// Appends the read `stored_from_row` takes: what is stored for those of `accounts`
 /// that were ever used, as one JSON document. A statement's rows cross from SQLite's
 /// connection thread one at a time, each value copied and then looked up by column
 /// name, which for a batch's few hundred accounts cost more than reading them.
-pub(super) fn push_stored_read<'a>(
-    script: &mut Script,
-    accounts: impl IntoIterator<Item = &'a AccountRef>,
-) {
+pub(super) fn push_stored_read(script: &mut Script, accounts: &[AccountRef]) {
     let backend = script.backend();
-    let (array, head) = match backend {
+    // Each account found is named by its place among those asked for.
+    let (array, head, place) = match backend {
         DbBackend::Postgres => (
             "coalesce(json_agg(json_build_array",
-            "prev_head)), '[]')::text",
+            "a.prev_head)), '[]')::text",
+            "r.key - 1 AS i",
         ),
         _ => (
             "json_group_array(json_array",
-            "nullif(hex(prev_head), '')))",
+            "nullif(hex(a.prev_head), '')))",
+            "r.key AS i",
         ),
     };
-    let keys: Vec<(String,)> = accounts.into_iter().map(|a| (a.to_string(),)).collect();
+    let keys: Vec<(String,)> = accounts.iter().map(|a| (a.to_string(),)).collect();
     script.push(vec![json_rows::rows(&keys)], |first| {
+        let asked = json_rows::select(backend, first, &[("account", Field::Text)], &[place]);
         format!(
-            "SELECT {array}(account, debits_posted, credits_posted, debits_pending, \
-               credits_pending, {head} AS found \
-             FROM ledger_accounts WHERE {}",
-            json_rows::is_in(backend, first, "account", Field::Text)
+            "SELECT {array}(k.i, a.debits_posted, a.credits_posted, a.debits_pending, \
+               a.credits_pending, {head} AS found \
+             FROM ({asked}) AS k JOIN ledger_accounts a ON a.account = k.account"
         )
     });
 }
 
-/// The accounts a script ending in `push_stored_read` found.
+/// The accounts a script ending in `push_stored_read(.., asked)` found.
 pub(super) fn stored_from_row(
     row: Option<QueryResult>,
+    asked: &[AccountRef],
 ) -> Result<HashMap<AccountRef, StoredAccount>, StoreError> {
     let row = row.ok_or_else(|| StoreError::corrupt("an aggregate returned no row"))?;
-    stored_from_json(&row.try_get::<String>("", "found")?)
+    stored_from_json(&row.try_get::<String>("", "found")?, asked)
 }
 
 /// The stored totals of those of `accounts` that were ever used, in one query.

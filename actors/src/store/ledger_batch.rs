@@ -125,9 +125,13 @@ pub(super) async fn commit(
     let reported = users
         .iter()
         .flat_map(|u| PointKind::ALL.map(|kind| AccountRef::user(*u, kind)));
-    let wanted: BTreeSet<AccountRef> = first.keys().copied().chain(reported).collect();
+    let wanted: Vec<AccountRef> = first
+        .keys()
+        .copied()
+        .chain(reported.filter(|a| !first.contains_key(a)))
+        .collect();
     push_stored_read(&mut script, &wanted);
-    let stored = stored_from_row(script.query_last(&txn).await?)?;
+    let stored = stored_from_row(script.query_last(&txn).await?, &wanted)?;
     if !covered(&first, &stored) {
         txn.rollback().await?;
         return Ok(None);

@@ -71,21 +71,26 @@ pub(super) struct StoredAccount {
     pub replaced_head: Option<Uuid>,
 }
 
-/// The accounts of a `ledger::stored_accounts` document: a JSON array holding, for each
-/// account, `[account, debits_posted, credits_posted, debits_pending, credits_pending,
-/// prev_head]` (the head as hex digits or a UUID string).
+/// The accounts of a `ledger::push_stored_read` document, which were asked for as
+/// `asked`: a JSON array holding, for each account found, `[i, debits_posted,
+/// credits_posted, debits_pending, credits_pending, prev_head]`, `i` its place in
+/// `asked` (so no name is sent back and parsed again) and the head as hex digits or a
+/// UUID string.
 pub(super) fn stored_from_json(
     doc: &str,
+    asked: &[AccountRef],
 ) -> Result<HashMap<AccountRef, StoredAccount>, StoreError> {
-    type Row = (String, i64, i64, i64, i64, Option<String>);
+    type Row = (usize, i64, i64, i64, i64, Option<String>);
     let rows: Vec<Row> = serde_json::from_str(doc).map_err(StoreError::corrupt)?;
     rows.into_iter()
-        .map(|(account, dp, cp, dpe, cpe, head)| {
+        .map(|(i, dp, cp, dpe, cpe, head)| {
+            let account = *asked
+                .get(i)
+                .ok_or_else(|| StoreError::corrupt(format!("no account {i} was asked for")))?;
             let balance = balance_from_totals(&account, [dp, cp, dpe, cpe])?;
             let replaced_head = head
                 .map(|h| Uuid::try_parse(&h).map_err(StoreError::corrupt))
                 .transpose()?;
-            let account = account.parse().map_err(StoreError::corrupt)?;
             Ok((
                 account,
                 StoredAccount {
@@ -111,7 +116,10 @@ pub(super) fn replaced_heads(
 }
 
 /// Stored totals (signed columns, in `Balance` field order); a negative one is corruption.
-fn balance_from_totals(account: &str, totals: [i64; 4]) -> Result<Balance, StoreError> {
+fn balance_from_totals(
+    account: &impl std::fmt::Display,
+    totals: [i64; 4],
+) -> Result<Balance, StoreError> {
     let [
         debits_posted,
         credits_posted,
@@ -174,34 +182,37 @@ mod tests {
     #[test]
     fn stored_accounts_read_back_from_either_backends_document() {
         let user = UserId::generate();
-        let (high, low) = (
+        let asked = [
             AccountRef::user(user, PointKind::High),
             AccountRef::user(user, PointKind::Low),
-        );
+            AccountRef::user(UserId::generate(), PointKind::High),
+        ];
+        let [high, low, never_used] = asked;
         let head = Uuid::now_v7();
         // SQLite renders the head as upper-case hex, PostgreSQL as a UUID string.
         let doc = format!(
-            r#"[["{high}",3,10,2,0,"{}"],["{low}",0,5,0,0,null]]"#,
+            r#"[[1,0,5,0,0,null],[0,3,10,2,0,"{}"]]"#,
             head.simple().to_string().to_uppercase()
         );
-        let stored = stored_from_json(&doc).unwrap();
+        let stored = stored_from_json(&doc, &asked).unwrap();
         assert_eq!(stored[&high].replaced_head, Some(head));
         assert_eq!(stored[&high].balance.available(), 5);
         assert_eq!(stored[&low].replaced_head, None);
-        let hyphenated = format!(r#"[["{high}",0,1,0,0,"{head}"]]"#);
+        assert!(!stored.contains_key(&never_used));
+        let hyphenated = format!(r#"[[0,0,1,0,0,"{head}"]]"#);
         assert_eq!(
-            stored_from_json(&hyphenated).unwrap()[&high].replaced_head,
+            stored_from_json(&hyphenated, &asked).unwrap()[&high].replaced_head,
             Some(head)
         );
-        assert!(stored_from_json("[]").unwrap().is_empty());
+        assert!(stored_from_json("[]", &asked).unwrap().is_empty());
     }
 
     #[test]
-    fn a_negative_total_or_a_bad_account_is_corruption_not_a_balance() {
-        let high = AccountRef::user(UserId::generate(), PointKind::High);
-        assert!(stored_from_json(&format!(r#"[["{high}",-1,0,0,0,null]]"#)).is_err());
-        assert!(stored_from_json(r#"[["nobody",0,0,0,0,null]]"#).is_err());
-        assert!(stored_from_json(&format!(r#"[["{high}",0,0,0,0,"not a uuid"]]"#)).is_err());
-        assert!(stored_from_json(&format!(r#"[["{high}",0,0,0,0,null]]"#)).is_ok());
+    fn a_negative_total_a_bad_head_or_an_account_not_asked_for_is_corruption() {
+        let asked = [AccountRef::user(UserId::generate(), PointKind::High)];
+        assert!(stored_from_json("[[0,-1,0,0,0,null]]", &asked).is_err());
+        assert!(stored_from_json("[[1,0,0,0,0,null]]", &asked).is_err());
+        assert!(stored_from_json(r#"[[0,0,0,0,0,"not a uuid"]]"#, &asked).is_err());
+        assert!(stored_from_json("[[0,0,0,0,0,null]]", &asked).is_ok());
     }
 }
