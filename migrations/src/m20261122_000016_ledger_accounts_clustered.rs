@@ -3,63 +3,54 @@ use sea_orm_migration::prelude::*;
 use crate::statements::execute_all;
 use sea_orm_migration::sea_orm::DbBackend;
 
-#[derive(DeriveMigrationName)]
-pub struct Migration;
-
 /// On SQLite the accounts table is rebuilt clustered by its key (`WITHOUT ROWID`), as
 /// migration 13 did for transfers. With a text primary key a rowid table keeps two
 /// B-trees, the rows and an index on the key: each of a batch's few hundred upserts and
 /// reads then sought both. PostgreSQL tables are heaps either way; nothing changes there.
-const SQLITE_UP: &[&str] = &[
-    r#"CREATE TABLE "ledger_accounts_rebuilt" (
-        "account" varchar(64) NOT NULL PRIMARY KEY,
-        "kind" varchar(8) NOT NULL,
-        "debits_posted" bigint NOT NULL DEFAULT 0,
-        "credits_posted" bigint NOT NULL DEFAULT 0,
-        "debits_pending" bigint NOT NULL DEFAULT 0,
-        "credits_pending" bigint NOT NULL DEFAULT 0,
-        "head" uuid_text NULL,
-        "prev_head" uuid_text NULL
-    ) WITHOUT ROWID"#,
-    r#"INSERT INTO "ledger_accounts_rebuilt" SELECT "account", "kind", "debits_posted",
-        "credits_posted", "debits_pending", "credits_pending", "head", "prev_head"
-        FROM "ledger_accounts""#,
-    r#"DROP TABLE "ledger_accounts""#,
-    r#"ALTER TABLE "ledger_accounts_rebuilt" RENAME TO "ledger_accounts""#,
-];
+#[derive(DeriveMigrationName)]
+pub struct Migration;
 
-/// The rowid table again, as migration 15 left it.
-const SQLITE_DOWN: &[&str] = &[
-    r#"CREATE TABLE "ledger_accounts_rebuilt" (
-        "account" varchar(64) NOT NULL PRIMARY KEY,
-        "kind" varchar(8) NOT NULL,
-        "debits_posted" bigint NOT NULL DEFAULT 0,
-        "credits_posted" bigint NOT NULL DEFAULT 0,
-        "debits_pending" bigint NOT NULL DEFAULT 0,
-        "credits_pending" bigint NOT NULL DEFAULT 0,
-        "head" uuid_text NULL,
-        "prev_head" uuid_text NULL
-    )"#,
-    r#"INSERT INTO "ledger_accounts_rebuilt" SELECT "account", "kind", "debits_posted",
-        "credits_posted", "debits_pending", "credits_pending", "head", "prev_head"
-        FROM "ledger_accounts""#,
-    r#"DROP TABLE "ledger_accounts""#,
-    r#"ALTER TABLE "ledger_accounts_rebuilt" RENAME TO "ledger_accounts""#,
-];
+/// The statements rebuilding the accounts table with `options` after its definition
+/// (`WITHOUT ROWID`, or none for the rowid table migration 15 left).
+fn rebuild(options: &str) -> [String; 4] {
+    [
+        format!(
+            r#"CREATE TABLE "ledger_accounts_rebuilt" (
+                "account" varchar(64) NOT NULL PRIMARY KEY,
+                "kind" varchar(8) NOT NULL,
+                "debits_posted" bigint NOT NULL DEFAULT 0,
+                "credits_posted" bigint NOT NULL DEFAULT 0,
+                "debits_pending" bigint NOT NULL DEFAULT 0,
+                "credits_pending" bigint NOT NULL DEFAULT 0,
+                "head" uuid_text NULL,
+                "prev_head" uuid_text NULL
+            ) {options}"#
+        ),
+        r#"INSERT INTO "ledger_accounts_rebuilt" SELECT "account", "kind", "debits_posted",
+            "credits_posted", "debits_pending", "credits_pending", "head", "prev_head"
+            FROM "ledger_accounts""#
+            .to_owned(),
+        r#"DROP TABLE "ledger_accounts""#.to_owned(),
+        r#"ALTER TABLE "ledger_accounts_rebuilt" RENAME TO "ledger_accounts""#.to_owned(),
+    ]
+}
+
+/// Rebuilds the accounts on SQLite; PostgreSQL is left as it is.
+async fn rebuild_on_sqlite(manager: &SchemaManager<'_>, options: &str) -> Result<(), DbErr> {
+    if manager.get_database_backend() == DbBackend::Postgres {
+        return Ok(());
+    }
+    let statements = rebuild(options);
+    execute_all(manager, &statements.each_ref().map(String::as_str)).await
+}
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        match manager.get_database_backend() {
-            DbBackend::Postgres => Ok(()),
-            _ => execute_all(manager, SQLITE_UP).await,
-        }
+        rebuild_on_sqlite(manager, "WITHOUT ROWID").await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        match manager.get_database_backend() {
-            DbBackend::Postgres => Ok(()),
-            _ => execute_all(manager, SQLITE_DOWN).await,
-        }
+        rebuild_on_sqlite(manager, "").await
     }
 }

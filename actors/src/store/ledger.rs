@@ -223,16 +223,6 @@ async fn available_of<C: ConnectionTrait>(
 /// which nearly every batch credits, is locked last and so held only until the commit.
 pub(super) const LOCK_ORDER: &str = r#"account COLLATE "C" DESC"#;
 
-/// What is stored for those of `accounts` that were ever used.
-pub(super) async fn stored_accounts<C: ConnectionTrait>(
-    conn: &C,
-    accounts: &[AccountRef],
-) -> Result<HashMap<AccountRef, StoredAccount>, StoreError> {
-    let mut script = Script::new(conn.get_database_backend());
-    push_stored_read(&mut script, accounts);
-    stored_from_row(script.query_last(conn).await?, accounts)
-}
-
 /// Appends the read `stored_from_row` takes: what is stored for those of `accounts`
 /// that were ever used, as one JSON document. A statement's rows cross from SQLite's
 /// connection thread one at a time, each value copied and then looked up by column
@@ -277,7 +267,9 @@ async fn balances_of<C: ConnectionTrait>(
     conn: &C,
     accounts: &[AccountRef],
 ) -> Result<HashMap<AccountRef, Balance>, StoreError> {
-    let stored = stored_accounts(conn, accounts).await?;
+    let mut script = Script::new(conn.get_database_backend());
+    push_stored_read(&mut script, accounts);
+    let stored = stored_from_row(script.query_last(conn).await?, accounts)?;
     Ok(stored.into_iter().map(|(a, s)| (a, s.balance)).collect())
 }
 

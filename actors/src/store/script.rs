@@ -131,24 +131,6 @@ mod tests {
             )
         });
         let row = script.query_last(&db).await.unwrap().expect("a row");
-        let probe = db
-            .query_one_raw(Statement::from_string(
-                DbBackend::Sqlite,
-                "SELECT count(*) AS n, group_concat(k||v) AS g FROM t",
-            ))
-            .await
-            .unwrap()
-            .unwrap();
-        eprintln!(
-            "ROW {:?} {:?}",
-            row.try_get::<Option<i64>>("", "total"),
-            row.try_get::<i64>("", "n")
-        );
-        eprintln!(
-            "PROBE {:?} {:?}",
-            probe.try_get::<i64>("", "n"),
-            probe.try_get::<Option<String>>("", "g")
-        );
         assert_eq!(row.try_get::<i64>("", "total").unwrap(), 13);
         assert_eq!(row.try_get::<i64>("", "n").unwrap(), 2);
     }
