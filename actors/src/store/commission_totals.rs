@@ -122,7 +122,8 @@ pub(super) async fn apply(
     let fields = [("d", Field::Uuid)]
         .into_iter()
         .chain(["pe", "se", "re", "po", "cb", "vo", "sa", "rc"].map(|name| (name, Field::BigInt)));
-    let source = json_rows::select(backend, 1, &fields.collect::<Vec<_>>(), &[]);
+    let fields: Vec<_> = fields.collect();
+    let source = json_rows::select(backend, 1, &fields, &[]);
     let sql = format!(
         "WITH v AS ({source}) \
          UPDATE commission_totals SET \
@@ -137,7 +138,7 @@ pub(super) async fn apply(
          FROM v WHERE commission_totals.distributor_id = v.d"
     );
     let moved = txn
-        .execute_raw(json_rows::statement(backend, sql, &rows, []))
+        .execute_raw(json_rows::statement(backend, sql, &fields, &rows, []))
         .await?
         .rows_affected();
     if moved != rows.len() as u64 {

@@ -1,26 +1,54 @@
-//! Many rows as one statement parameter: a JSON array of row arrays that the database
-//! unpacks itself (`jsonb_each` on SQLite, `jsonb_array_elements` on PostgreSQL; the
-//! binary form is parsed once, so reading a row's fields does not parse it again).
+//! Many rows as statement parameters, whatever their number, in a statement whose text
+//! does not depend on it: it is prepared once per connection and a batch of any size
+//! costs one round trip. A multi-row `VALUES` list would be parsed and planned again
+//! for each new row count and bind thousands of parameters.
 //!
-//! A multi-row `VALUES` list makes the statement text depend on the row count, so
-//! each new count is parsed and planned again and binds thousands of parameters. Here
-//! the text is constant: it is prepared once per connection and a batch of any size
-//! costs one round trip. (Measured with `bench ledger`; see the README.)
+//! SQLite takes the rows as one JSON array of row arrays and unpacks it itself
+//! (`jsonb_each`; the binary form is parsed once). PostgreSQL takes one typed array
+//! per column, sent in binary and unpacked by `unnest`: no text to parse, where JSON
+//! cost it a parse of the document, numbers as `numeric` and every field read back
+//! as text. (Measured with `bench ledger`; see the README.)
 
 use chrono::{DateTime, Utc};
+use sea_orm::sea_query::ArrayType;
 use sea_orm::{DbBackend, Statement, Value};
 use serde::Serialize;
 
 use super::script::Script;
 
-/// How a JSON field becomes a column.
+/// What a field of the rows holds, and so how it becomes a column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Field {
     Text,
+    /// Text or `None` (PostgreSQL's arrays come with a mask of which are `None`).
+    NullableText,
     BigInt,
-    /// A UUID written as 32 hex digits (`Uuid::simple`), stored as the backend stores
-    /// UUIDs (16-byte blob on SQLite, `uuid` on PostgreSQL).
+    /// A UUID written as 32 hex digits (`Uuid::simple`), or `None`, stored as the
+    /// backend stores UUIDs (16-byte blob on SQLite, `uuid` on PostgreSQL).
     Uuid,
+}
+
+impl Field {
+    /// The parameters the field takes on `backend`.
+    fn width(self, backend: DbBackend) -> usize {
+        match (backend, self) {
+            (DbBackend::Postgres, Field::NullableText) => 2,
+            (DbBackend::Postgres, _) => 1,
+            _ => 0,
+        }
+    }
+}
+
+/// The nil UUID stands for `None` in PostgreSQL's UUID arrays, whose elements the
+/// driver cannot send as NULL; no id is ever nil.
+const NIL_UUID: &str = "'00000000-0000-0000-0000-000000000000'::uuid";
+
+/// How many parameters rows of `fields` take.
+pub(super) fn width(backend: DbBackend, fields: &[(&str, Field)]) -> usize {
+    match backend {
+        DbBackend::Postgres => fields.iter().map(|(_, f)| f.width(backend)).sum(),
+        _ => 1,
+    }
 }
 
 /// The placeholder for the statement's `n`th parameter (1-based).
@@ -31,7 +59,7 @@ pub(super) fn param(backend: DbBackend, n: usize) -> String {
     }
 }
 
-/// `SELECT <fields>, <extra> FROM <rows of parameter n>`, in array order. Fields are
+/// `SELECT <fields>, <extra> FROM <rows of parameters n…>`, in row order. Fields are
 /// named as given; `extra` are further select expressions (e.g. a shared timestamp).
 pub(super) fn select(
     backend: DbBackend,
@@ -39,35 +67,68 @@ pub(super) fn select(
     fields: &[(&str, Field)],
     extra: &[&str],
 ) -> String {
-    let pg = backend == DbBackend::Postgres;
+    if backend == DbBackend::Postgres {
+        return select_arrays(n, fields, extra);
+    }
     let mut columns: Vec<String> = fields
         .iter()
         .enumerate()
-        .map(|(i, (name, field))| match (pg, field) {
-            (true, Field::Text) => format!("(r.value->>{i}) AS {name}"),
-            (true, Field::BigInt) => format!("(r.value->>{i})::bigint AS {name}"),
-            (true, Field::Uuid) => format!("(r.value->>{i})::uuid AS {name}"),
-            (false, Field::Text | Field::BigInt) => format!("r.value->>{i} AS {name}"),
-            (false, Field::Uuid) => format!("unhex(r.value->>{i}) AS {name}"),
+        .map(|(i, (name, field))| match field {
+            Field::Text | Field::NullableText | Field::BigInt => {
+                format!("r.value->>{i} AS {name}")
+            }
+            Field::Uuid => format!("unhex(r.value->>{i}) AS {name}"),
         })
         .collect();
     columns.extend(extra.iter().map(|e| (*e).to_owned()));
-    // SQLite's `jsonb_each` returns elements in rowid order and says so to the planner
+    // `jsonb_each` returns elements in rowid order and says so to the planner
     // (`orderByConsumed`) only for `ORDER BY rowid`; ordering by its `key` column
     // would copy every row through a sorter.
-    let (source, order) = if pg {
-        let source = format!(
-            "jsonb_array_elements({}::jsonb) WITH ORDINALITY AS r(value, key)",
-            param(backend, n)
-        );
-        (source, "r.key")
-    } else {
-        let source = format!("jsonb_each(jsonb({})) AS r", param(backend, n));
-        (source, "r.rowid")
-    };
     format!(
-        "SELECT {} FROM {source} ORDER BY {order}",
-        columns.join(", ")
+        "SELECT {} FROM jsonb_each(jsonb({})) AS r ORDER BY r.rowid",
+        columns.join(", "),
+        param(backend, n)
+    )
+}
+
+/// PostgreSQL's `select`: the columns' arrays side by side.
+fn select_arrays(n: usize, fields: &[(&str, Field)], extra: &[&str]) -> String {
+    let backend = DbBackend::Postgres;
+    let mut arrays = Vec::new();
+    let mut columns = Vec::new();
+    for (name, field) in fields {
+        let c = format!("c{}", arrays.len());
+        let array = |ty: &str, k: usize| format!("{}::{ty}[]", param(backend, n + k));
+        match field {
+            Field::Text => {
+                arrays.push(array("text", arrays.len()));
+                columns.push(format!("r.{c} AS {name}"));
+            }
+            Field::NullableText => {
+                arrays.push(array("text", arrays.len()));
+                let mask = format!("c{}", arrays.len());
+                arrays.push(array("bool", arrays.len()));
+                columns.push(format!(
+                    "CASE WHEN r.{mask} THEN NULL ELSE r.{c} END AS {name}"
+                ));
+            }
+            Field::BigInt => {
+                arrays.push(array("int8", arrays.len()));
+                columns.push(format!("r.{c} AS {name}"));
+            }
+            Field::Uuid => {
+                arrays.push(array("uuid", arrays.len()));
+                columns.push(format!("nullif(r.{c}, {NIL_UUID}) AS {name}"));
+            }
+        }
+    }
+    columns.extend(extra.iter().map(|e| (*e).to_owned()));
+    let names: Vec<String> = (0..arrays.len()).map(|i| format!("c{i}")).collect();
+    format!(
+        "SELECT {} FROM unnest({}) WITH ORDINALITY AS r({}, key) ORDER BY r.key",
+        columns.join(", "),
+        arrays.join(", "),
+        names.join(", ")
     )
 }
 
@@ -78,21 +139,85 @@ pub(super) fn is_in(backend: DbBackend, n: usize, column: &str, field: Field) ->
     format!("{column} IN (SELECT k.{column} FROM ({values}) AS k)")
 }
 
-/// The JSON parameter holding `rows` (each row serialises as an array, e.g. a tuple).
-pub(super) fn rows<R: Serialize>(rows: &[R]) -> Value {
-    Value::String(Some(
-        serde_json::to_string(rows).expect("rows of plain values serialise"),
-    ))
+/// The parameters holding `rows` of `fields` (each row serialises as an array, e.g. a
+/// tuple): one JSON document on SQLite, one array per column on PostgreSQL.
+pub(super) fn values<R: Serialize>(
+    backend: DbBackend,
+    fields: &[(&str, Field)],
+    rows: &[R],
+) -> Vec<Value> {
+    if backend != DbBackend::Postgres {
+        let json = serde_json::to_string(rows).expect("rows of plain values serialise");
+        return vec![Value::String(Some(json))];
+    }
+    let mut cells: Vec<_> = rows
+        .iter()
+        .map(|row| match serde_json::to_value(row) {
+            Ok(serde_json::Value::Array(cells)) => cells.into_iter(),
+            _ => panic!("a row serialises as an array"),
+        })
+        .collect();
+    let mut values = Vec::with_capacity(width(backend, fields));
+    for (_, field) in fields {
+        let column: Vec<serde_json::Value> = cells
+            .iter_mut()
+            .map(|row| row.next().expect("a cell for every field"))
+            .collect();
+        push_array(&mut values, *field, column);
+    }
+    values
 }
 
-/// `sql` with `rows` bound as its parameter 1 (see `select`) and `more` after it.
+/// Appends the PostgreSQL array(s) holding one column of a field's cells.
+fn push_array(values: &mut Vec<Value>, field: Field, column: Vec<serde_json::Value>) {
+    use serde_json::Value as Json;
+    let array = |ty, items: Vec<Value>| Value::Array(ty, Some(Box::new(items)));
+    match field {
+        Field::Text | Field::NullableText => {
+            let nulls = (field == Field::NullableText).then(|| {
+                column
+                    .iter()
+                    .map(|c| Value::Bool(Some(c.is_null())))
+                    .collect()
+            });
+            let text = column.into_iter().map(|c| match c {
+                Json::String(s) => Value::String(Some(s)),
+                Json::Null => Value::String(Some(String::new())),
+                other => Value::String(Some(other.to_string())),
+            });
+            values.push(array(ArrayType::String, text.collect()));
+            // The mask of NULLs follows its text (see `select_arrays`).
+            values.extend(nulls.map(|nulls| array(ArrayType::Bool, nulls)));
+        }
+        Field::BigInt => {
+            let ints = column
+                .iter()
+                .map(|c| Value::BigInt(Some(c.as_i64().expect("a 64-bit integer"))));
+            values.push(array(ArrayType::BigInt, ints.collect()));
+        }
+        Field::Uuid => {
+            let ids = column.iter().map(|c| {
+                let id = c
+                    .as_str()
+                    .map(|h| uuid::Uuid::try_parse(h).expect("a UUID"));
+                Value::Uuid(Some(id.unwrap_or_default()))
+            });
+            values.push(array(ArrayType::Uuid, ids.collect()));
+        }
+    }
+}
+
+/// `sql` with `rows` of `fields` bound as its first parameters (see `select`) and
+/// `more` after them.
 pub(super) fn statement<R: Serialize>(
     backend: DbBackend,
     sql: String,
+    fields: &[(&str, Field)],
     rows: &[R],
     more: impl IntoIterator<Item = Value>,
 ) -> Statement {
-    Statement::from_sql_and_values(backend, sql, std::iter::once(self::rows(rows)).chain(more))
+    let values = self::values(backend, fields, rows);
+    Statement::from_sql_and_values(backend, sql, values.into_iter().chain(more))
 }
 
 /// Appends `INSERT INTO <table> (<fields>, created_at)` one row per element of `rows`,
@@ -106,8 +231,16 @@ pub(super) fn push_insert_stamped<R: Serialize>(
 ) {
     let backend = script.backend();
     let names: Vec<&str> = fields.iter().map(|(name, _)| *name).collect();
-    script.push(vec![self::rows(rows), Value::from(now)], |first| {
-        let source = select(backend, first, fields, &[&param(backend, first + 1)]);
+    let mut values = self::values(backend, fields, rows);
+    let stamp = values.len() + 1;
+    values.push(Value::from(now));
+    script.push(values, |first| {
+        let source = select(
+            backend,
+            first,
+            fields,
+            &[&param(backend, first + stamp - 1)],
+        );
         format!(
             "INSERT INTO {table} ({}, created_at) {source}",
             names.join(", ")
@@ -123,18 +256,15 @@ mod tests {
     #[tokio::test]
     async fn sqlite_unpacks_rows_in_order_with_their_types() {
         let db = Database::connect("sqlite::memory:").await.unwrap();
-        let sql = select(
-            DbBackend::Sqlite,
-            1,
-            &[("a", Field::Text), ("b", Field::BigInt), ("c", Field::Uuid)],
-            &["?2 AS d"],
-        );
+        let fields = [("a", Field::Text), ("b", Field::BigInt), ("c", Field::Uuid)];
+        let sql = select(DbBackend::Sqlite, 1, &fields, &["?2 AS d"]);
         let id = uuid::Uuid::now_v7();
         let data = [("x", 3i64, Some(id.simple().to_string())), ("y", -1, None)];
         let found = db
             .query_all_raw(statement(
                 DbBackend::Sqlite,
                 sql,
+                &fields,
                 &data,
                 [Value::from(7i64)],
             ))
@@ -159,11 +289,20 @@ mod tests {
 
     #[test]
     fn postgres_text_is_the_same_for_any_row_count() {
-        let sql = select(DbBackend::Postgres, 1, &[("a", Field::BigInt)], &[]);
+        let fields = [
+            ("a", Field::BigInt),
+            ("b", Field::NullableText),
+            ("c", Field::Uuid),
+        ];
+        let sql = select(DbBackend::Postgres, 2, &fields, &["$6 AS d"]);
         assert_eq!(
             sql,
-            "SELECT (r.value->>0)::bigint AS a FROM jsonb_array_elements($1::jsonb) \
-             WITH ORDINALITY AS r(value, key) ORDER BY r.key"
+            "SELECT r.c0 AS a, CASE WHEN r.c2 THEN NULL ELSE r.c1 END AS b, \
+             nullif(r.c3, '00000000-0000-0000-0000-000000000000'::uuid) AS c, $6 AS d \
+             FROM unnest($2::int8[], $3::text[], $4::bool[], $5::uuid[]) \
+             WITH ORDINALITY AS r(c0, c1, c2, c3, key) ORDER BY r.key"
         );
+        assert_eq!(width(DbBackend::Postgres, &fields), 4);
+        assert_eq!(width(DbBackend::Sqlite, &fields), 1);
     }
 }

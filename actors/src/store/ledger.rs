@@ -223,6 +223,14 @@ async fn available_of<C: ConnectionTrait>(
 /// which nearly every batch credits, is locked last and so held only until the commit.
 pub(super) const LOCK_ORDER: &str = r#"account COLLATE "C" DESC"#;
 
+/// The account every transaction that moves any of `user`'s balances locks on
+/// PostgreSQL, whichever kinds it moves: two transactions never move one user's
+/// balances at once, so each `points.balance` event reports both kinds as they stood
+/// together. One row per user is enough, and it is the one most moves lock anyway.
+pub(super) fn user_lock(user: UserId) -> AccountRef {
+    AccountRef::user(user, PointKind::High)
+}
+
 /// Appends the read `stored_from_row` takes: what is stored for those of `accounts`
 /// that were ever used, as one JSON document. A statement's rows cross from SQLite's
 /// connection thread one at a time, each value copied and then looked up by column
@@ -243,8 +251,9 @@ pub(super) fn push_stored_read(script: &mut Script, accounts: &[AccountRef]) {
         ),
     };
     let keys: Vec<(String,)> = accounts.iter().map(|a| (a.to_string(),)).collect();
-    script.push(vec![json_rows::rows(&keys)], |first| {
-        let asked = json_rows::select(backend, first, &[("account", Field::Text)], &[place]);
+    let fields = [("account", Field::Text)];
+    script.push(json_rows::values(backend, &fields, &keys), |first| {
+        let asked = json_rows::select(backend, first, &fields, &[place]);
         format!(
             "SELECT {array}(k.i, a.debits_posted, a.credits_posted, a.debits_pending, \
                a.credits_pending, {head} AS found \

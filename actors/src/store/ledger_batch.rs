@@ -18,7 +18,7 @@ use sea_orm::{ConnectionTrait, SqlErr};
 use uuid::Uuid;
 
 use super::json_rows::{self, Field};
-use super::ledger::{GroupOutcome, balance_events, push_stored_read, stored_from_row};
+use super::ledger::{GroupOutcome, balance_events, push_stored_read, stored_from_row, user_lock};
 use super::ledger_history::{Chains, Links, chained, new_heads};
 use super::ledger_rows::StoredAccount;
 use super::outbox::Outbox;
@@ -98,13 +98,11 @@ pub(super) async fn commit(
         .collect();
     let users: BTreeSet<UserId> = deltas.keys().filter_map(AccountRef::user_id).collect();
     if store.concurrent_writers() > 1 {
-        // Every account of each user whose balance moves is locked by the upsert
-        // (sorted, so concurrent batches lock in one order): the balances the user's
-        // event reports cannot change under it. SQLite's single writer needs no lock.
+        // The upsert locks (sorted, so concurrent batches lock in one order) the
+        // lock row of each user whose balance moves: the balances the user's event
+        // reports cannot change under it. SQLite's single writer needs no lock.
         for user in &users {
-            for kind in PointKind::ALL {
-                deltas.entry(AccountRef::user(*user, kind)).or_default();
-            }
+            deltas.entry(user_lock(*user)).or_default();
         }
     }
     // Users' accounts move first (linking the transfers into their histories needs the
@@ -198,21 +196,17 @@ fn push_balance_moves(
         })
         .collect();
     rows.sort_unstable_by(|a, b| b.0.cmp(&a.0));
-    script.push(vec![json_rows::rows(&rows)], |first| {
-        let source = json_rows::select(
-            backend,
-            first,
-            &[
-                ("account", Field::Text),
-                ("kind", Field::Text),
-                ("dp", Field::BigInt),
-                ("cp", Field::BigInt),
-                ("dpe", Field::BigInt),
-                ("cpe", Field::BigInt),
-                ("head", Field::Uuid),
-            ],
-            &[],
-        );
+    let fields = [
+        ("account", Field::Text),
+        ("kind", Field::Text),
+        ("dp", Field::BigInt),
+        ("cp", Field::BigInt),
+        ("dpe", Field::BigInt),
+        ("cpe", Field::BigInt),
+        ("head", Field::Uuid),
+    ];
+    script.push(json_rows::values(backend, &fields, &rows), |first| {
+        let source = json_rows::select(backend, first, &fields, &[]);
         // `WHERE true` tells SQLite's parser the upsert's ON is not a join constraint.
         format!(
             "INSERT INTO ledger_accounts (account, kind, debits_posted, credits_posted, \
@@ -284,7 +278,7 @@ fn push_transfers(
             ("kind", Field::Text),
             ("amount", Field::BigInt),
             ("reason", Field::Text),
-            ("reference", Field::Text),
+            ("reference", Field::NullableText),
             ("phase", Field::Text),
             ("debit_prev", Field::Uuid),
             ("credit_prev", Field::Uuid),

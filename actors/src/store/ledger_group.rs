@@ -5,6 +5,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::Utc;
+use medrt_domain::ids::UserId;
 use medrt_domain::ledger::{AccountRef, LedgerError, Phase, Transfer, TransferId, TransferSpec};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
@@ -17,7 +18,7 @@ use super::entities::{
     ledger_accounts as accounts, ledger_refunds as refunds, ledger_transfers as transfers,
 };
 use super::json_rows::{self, Field};
-use super::ledger::{GroupOutcome, LOCK_ORDER, balance_of};
+use super::ledger::{GroupOutcome, LOCK_ORDER, balance_of, user_lock};
 use super::ledger_history::{Chains, Links, chained};
 use super::ledger_rows::{account_row, replaced_heads, to_transfer, transfer_row};
 
@@ -240,29 +241,41 @@ async fn reserve_refund(
     Ok(Ok(()))
 }
 
-/// Creates the group's accounts on first use and, on PostgreSQL, locks them in sorted
-/// order, as the batch path's upsert does: concurrent writers (a second batch, another
-/// node) then always wait for each other in one order and never deadlock.
+/// Creates the group's accounts on first use and, on PostgreSQL, locks them and its
+/// users' lock rows (see `user_lock`) in sorted order, as the batch path's upsert does:
+/// concurrent writers (a second batch, another node) then always wait for each other
+/// in one order and never deadlock.
 async fn prepare_accounts(
     txn: &DatabaseTransaction,
     group: &[TransferSpec],
 ) -> Result<(), StoreError> {
-    let accounts: BTreeSet<AccountRef> = group.iter().flat_map(|s| [s.debit, s.credit]).collect();
+    let backend = txn.get_database_backend();
+    let mut accounts: BTreeSet<AccountRef> =
+        group.iter().flat_map(|s| [s.debit, s.credit]).collect();
+    if backend == DbBackend::Postgres {
+        let users: Vec<UserId> = accounts.iter().filter_map(AccountRef::user_id).collect();
+        accounts.extend(users.into_iter().map(user_lock));
+    }
     for account in &accounts {
         accounts::Entity::insert(account_row(*account))
             .on_conflict_do_nothing_on([accounts::Column::Account])
             .exec_without_returning(txn)
             .await?;
     }
-    let backend = txn.get_database_backend();
     if backend == DbBackend::Postgres {
         let keys: Vec<(String,)> = accounts.iter().map(|a| (a.to_string(),)).collect();
         let sql = format!(
             "SELECT account FROM ledger_accounts WHERE {} ORDER BY {LOCK_ORDER} FOR UPDATE",
             json_rows::is_in(backend, 1, "account", Field::Text)
         );
-        txn.query_all_raw(json_rows::statement(backend, sql, &keys, []))
-            .await?;
+        txn.query_all_raw(json_rows::statement(
+            backend,
+            sql,
+            &[("account", Field::Text)],
+            &keys,
+            [],
+        ))
+        .await?;
     }
     Ok(())
 }

@@ -251,6 +251,7 @@ async fn mark_published<C: ConnectionTrait>(conn: &C, ids: &[EventId]) -> Result
     conn.execute_raw(json_rows::statement(
         backend,
         sql,
+        &[("id", Field::BigInt)],
         &ids,
         [Value::from(Utc::now())],
     ))
