@@ -5,8 +5,8 @@
 //! of distinct texts small, so each is prepared once per connection and then reused.
 //! SQLite plans cheaply but pays a thread round trip per statement, so it gets as few
 //! statements as its parameter limit allows. (Measured with `bench ledger` before the
-//! ledger moved to `json_rows`: chunking doubled PostgreSQL's throughput and halved
-//! SQLite's.) Statements whose rows can be many use `json_rows` instead; this remains
+//! ledger moved to `bulk_rows`: chunking doubled PostgreSQL's throughput and halved
+//! SQLite's.) Statements whose rows can be many use `bulk_rows` instead; this remains
 //! for sea-orm's own multi-row inserts.
 
 use sea_orm::DbBackend;

@@ -11,13 +11,13 @@ use medrt_domain::money::Money;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
-    EntityTrait, QueryFilter,
+    EntityTrait, QueryFilter, Statement,
 };
 
 use super::StoreError;
+use super::bulk_rows::{self, Field};
 use super::commissions::money_of;
 use super::entities::commission_totals as totals;
-use super::json_rows::{self, Field};
 
 /// A change to one distributor's totals, in signed cents.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -123,7 +123,7 @@ pub(super) async fn apply(
         .into_iter()
         .chain(["pe", "se", "re", "po", "cb", "vo", "sa", "rc"].map(|name| (name, Field::BigInt)));
     let fields: Vec<_> = fields.collect();
-    let source = json_rows::select(backend, 1, &fields, &[]);
+    let source = bulk_rows::select(backend, 1, &fields, &[]);
     let sql = format!(
         "WITH v AS ({source}) \
          UPDATE commission_totals SET \
@@ -138,7 +138,11 @@ pub(super) async fn apply(
          FROM v WHERE commission_totals.distributor_id = v.d"
     );
     let moved = txn
-        .execute_raw(json_rows::statement(backend, sql, &fields, &rows, []))
+        .execute_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            bulk_rows::values(backend, &fields, &rows),
+        ))
         .await?
         .rows_affected();
     if moved != rows.len() as u64 {

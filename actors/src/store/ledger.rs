@@ -17,9 +17,9 @@ use sea_orm::{
     QueryResult, TransactionTrait,
 };
 
+use super::bulk_rows::{self, Field};
 use super::entities::ledger_transfers as transfers;
 use super::entities::{ledger_accounts as accounts, ledger_refunds as refunds};
-use super::json_rows::{self, Field};
 use super::key_values;
 use super::ledger_group::apply_group;
 use super::ledger_history::HistoryCursor;
@@ -252,8 +252,8 @@ pub(super) fn push_stored_read(script: &mut Script, accounts: &[AccountRef]) {
     };
     let keys: Vec<(String,)> = accounts.iter().map(|a| (a.to_string(),)).collect();
     let fields = [("account", Field::Text)];
-    script.push(json_rows::values(backend, &fields, &keys), |first| {
-        let asked = json_rows::select(backend, first, &fields, &[place]);
+    script.push(bulk_rows::values(backend, &fields, &keys), |first| {
+        let asked = bulk_rows::select(backend, first, &fields, &[place]);
         format!(
             "SELECT {array}(k.i, a.debits_posted, a.credits_posted, a.debits_pending, \
                a.credits_pending, {head} AS found \

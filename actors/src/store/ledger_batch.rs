@@ -1,13 +1,14 @@
 //! The ledger's fast path: a whole batch of simple transfers (single, posted or held,
-//! no refunds or settlements) in a constant number of statements, each with one JSON
-//! parameter whatever the batch size (`json_rows`). Balances move by one upsert over
-//! every account in the batch (on PostgreSQL, one for users' accounts and one for the
-//! system accounts after the transfers); one read then brings back, as one JSON
-//! document, the new totals (for the guard and the users' events) and the history
-//! heads the upsert replaced, onto which the transfers are linked. If any user account
-//! would have been overdrawn (perhaps spent through another node) or any idempotency key was
-//! already used, the transaction rolls back and the caller falls back to the per-group
-//! path, which finds out exactly which request to refuse or replay.
+//! no refunds or settlements) in a constant number of statements, each taking its rows
+//! as parameters whose number does not depend on the batch size (`bulk_rows`).
+//! Balances move by one upsert over every account in the batch (on PostgreSQL, one for
+//! users' accounts and one for the system accounts after the transfers); one read then
+//! brings back, as one JSON document, the new totals (for the guard and the users'
+//! events) and the history heads the upsert replaced, onto which the transfers are
+//! linked. If any user account would have been overdrawn (perhaps spent through
+//! another node) or any idempotency key was already used, the transaction rolls back
+//! and the caller falls back to the per-group path, which finds out exactly which
+//! request to refuse or replay.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -17,7 +18,7 @@ use medrt_domain::ledger::{AccountRef, Phase, PointKind, Transfer, TransferId, T
 use sea_orm::{ConnectionTrait, SqlErr};
 use uuid::Uuid;
 
-use super::json_rows::{self, Field};
+use super::bulk_rows::{self, Field};
 use super::ledger::{GroupOutcome, balance_events, push_stored_read, stored_from_row, user_lock};
 use super::ledger_history::{Chains, Links, chained, new_heads};
 use super::ledger_rows::StoredAccount;
@@ -205,8 +206,8 @@ fn push_balance_moves(
         ("cpe", Field::BigInt),
         ("head", Field::Uuid),
     ];
-    script.push(json_rows::values(backend, &fields, &rows), |first| {
-        let source = json_rows::select(backend, first, &fields, &[]);
+    script.push(bulk_rows::values(backend, &fields, &rows), |first| {
+        let source = bulk_rows::select(backend, first, &fields, &[]);
         // `WHERE true` tells SQLite's parser the upsert's ON is not a join constraint.
         format!(
             "INSERT INTO ledger_accounts (account, kind, debits_posted, credits_posted, \
@@ -267,7 +268,7 @@ fn push_transfers(
             )
         })
         .collect();
-    json_rows::push_insert_stamped(
+    bulk_rows::push_insert_stamped(
         script,
         "ledger_transfers",
         &[

@@ -14,10 +14,10 @@ use sea_orm::{
 };
 
 use super::StoreError;
+use super::bulk_rows::{self, Field};
 use super::entities::{
     ledger_accounts as accounts, ledger_refunds as refunds, ledger_transfers as transfers,
 };
-use super::json_rows::{self, Field};
 use super::ledger::{GroupOutcome, LOCK_ORDER, balance_of, user_lock};
 use super::ledger_history::{Chains, Links, chained};
 use super::ledger_rows::{account_row, replaced_heads, to_transfer, transfer_row};
@@ -264,18 +264,13 @@ async fn prepare_accounts(
     }
     if backend == DbBackend::Postgres {
         let keys: Vec<(String,)> = accounts.iter().map(|a| (a.to_string(),)).collect();
+        let (accounts_in, values) = bulk_rows::is_in(backend, "account", Field::Text, &keys);
         let sql = format!(
-            "SELECT account FROM ledger_accounts WHERE {} ORDER BY {LOCK_ORDER} FOR UPDATE",
-            json_rows::is_in(backend, 1, "account", Field::Text)
+            "SELECT account FROM ledger_accounts WHERE {accounts_in} ORDER BY {LOCK_ORDER} \
+             FOR UPDATE"
         );
-        txn.query_all_raw(json_rows::statement(
-            backend,
-            sql,
-            &[("account", Field::Text)],
-            &keys,
-            [],
-        ))
-        .await?;
+        txn.query_all_raw(Statement::from_sql_and_values(backend, sql, values))
+            .await?;
     }
     Ok(())
 }
@@ -293,9 +288,9 @@ async fn link(txn: &DatabaseTransaction, t: &Transfer) -> Result<Links, StoreErr
     let sql = format!(
         "UPDATE ledger_accounts SET prev_head = head, head = {} \
          WHERE account IN ({}, {}) RETURNING account, prev_head",
-        json_rows::param(backend, 1),
-        json_rows::param(backend, 2),
-        json_rows::param(backend, 3)
+        bulk_rows::param(backend, 1),
+        bulk_rows::param(backend, 2),
+        bulk_rows::param(backend, 3)
     );
     let rows = txn
         .query_all_raw(Statement::from_sql_and_values(backend, sql, values))

@@ -17,8 +17,8 @@ use sea_orm::{ConnectionTrait, EntityTrait, Statement, Value};
 use uuid::Uuid;
 
 use super::StoreError;
+use super::bulk_rows::param;
 use super::entities::ledger_transfers as transfers;
-use super::json_rows::param;
 use super::ledger_rows::to_transfer;
 use super::page::{Page, PageCursor, PageRequest};
 

@@ -2,6 +2,7 @@
 //! Architecture invariant: sea-orm types never leave this module.
 
 mod announcements;
+mod bulk_rows;
 mod checkpoint;
 mod chunks;
 mod commission_totals;
@@ -10,7 +11,6 @@ mod coupons;
 mod distributors;
 mod entities;
 mod error;
-mod json_rows;
 mod key_values;
 mod ledger;
 mod ledger_batch;

@@ -9,11 +9,11 @@ use medrt_domain::topic::Topic;
 use sea_orm::sea_query::{LockBehavior, LockType, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait, Value,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait, Value,
 };
 
+use super::bulk_rows::{self, Field};
 use super::entities::{outbox, outbox_meta};
-use super::json_rows::{self, Field};
 use super::script::Script;
 use super::{Store, StoreError};
 use crate::bus::Delivery;
@@ -243,19 +243,14 @@ async fn mark_published<C: ConnectionTrait>(conn: &C, ids: &[EventId]) -> Result
     }
     let backend = conn.get_database_backend();
     let ids: Vec<(i64,)> = ids.iter().map(|id| (id.get(),)).collect();
+    let (ids_in, mut values) = bulk_rows::is_in(backend, "id", Field::BigInt, &ids);
     let sql = format!(
-        "UPDATE outbox SET published_at = {} WHERE {}",
-        json_rows::param(backend, 2),
-        json_rows::is_in(backend, 1, "id", Field::BigInt)
+        "UPDATE outbox SET published_at = {} WHERE {ids_in}",
+        bulk_rows::param(backend, values.len() + 1)
     );
-    conn.execute_raw(json_rows::statement(
-        backend,
-        sql,
-        &[("id", Field::BigInt)],
-        &ids,
-        [Value::from(Utc::now())],
-    ))
-    .await?;
+    values.push(Value::from(Utc::now()));
+    conn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await?;
     Ok(())
 }
 
@@ -283,7 +278,7 @@ fn push_rows(script: &mut Script, rows: &[Row], now: DateTime<Utc>) {
     if rows.is_empty() {
         return;
     }
-    json_rows::push_insert_stamped(
+    bulk_rows::push_insert_stamped(
         script,
         "outbox",
         &[

@@ -97,7 +97,7 @@ mod tests {
     use sea_orm::{ConnectionTrait, Database, DbBackend, Statement, Value};
 
     use super::*;
-    use crate::store::json_rows::param;
+    use crate::store::bulk_rows::param;
 
     async fn table() -> sea_orm::DatabaseConnection {
         let db = Database::connect("sqlite::memory:").await.unwrap();

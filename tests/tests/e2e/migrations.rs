@@ -220,11 +220,7 @@ async fn accounts_written_with_a_user_column_keep_their_balances() {
         Reason::Charge,
         None,
     );
-    let outcomes = store.ledger().commit(&[vec![spend]]).await.unwrap();
-    assert!(
-        matches!(outcomes.as_slice(), [GroupOutcome::Committed(_)]),
-        "{outcomes:?}"
-    );
+    committed(&store, spend).await;
     assert_eq!(
         store.ledger().balance(account).await.unwrap().available(),
         40
@@ -320,11 +316,7 @@ async fn histories_written_before_chains_are_linked_in_id_order() {
         Reason::Charge,
         None,
     );
-    let outcomes = store.ledger().commit(&[vec![spend]]).await.unwrap();
-    let [GroupOutcome::Committed(done)] = outcomes.as_slice() else {
-        panic!("{outcomes:?}");
-    };
-    grants.push(done[0].id.as_uuid());
+    grants.push(committed(&store, spend).await);
     assert_eq!(history(&store, user).await, newest_first(grants));
     assert_eq!(history(&store, other).await.len(), 1);
     assert!(store.ledger().audit().await.unwrap().balanced());
@@ -340,7 +332,7 @@ async fn accounts_clustered_by_key_keep_their_totals_and_chains_both_ways() {
     let store = reopen_as_store(db, &backend).await;
     let user = UserId::generate();
     let mut ids = Vec::new();
-    for (i, spec) in [
+    for spec in [
         TransferSpec::posted(
             IdempotencyKey::parse("grant").unwrap(),
             AccountRef::system(SystemAccount::Issuance, PointKind::High),
@@ -357,15 +349,8 @@ async fn accounts_clustered_by_key_keep_their_totals_and_chains_both_ways() {
             Reason::Charge,
             None,
         ),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        let outcomes = store.ledger().commit(&[vec![spec]]).await.unwrap();
-        let [GroupOutcome::Committed(done)] = outcomes.as_slice() else {
-            panic!("transfer {i}: {outcomes:?}");
-        };
-        ids.insert(0, done[0].id.as_uuid());
+    ] {
+        ids.insert(0, committed(&store, spec).await);
     }
     store.close().await;
 
@@ -398,6 +383,15 @@ async fn clustered(db: &DatabaseConnection) -> bool {
         .expect("the accounts table");
     let sql: String = row.try_get("", "sql").unwrap();
     sql.contains("WITHOUT ROWID")
+}
+
+/// Commits `spec` on its own; the id of the transfer, which must have committed.
+async fn committed(store: &Store, spec: TransferSpec) -> uuid::Uuid {
+    let outcomes = store.ledger().commit(&[vec![spec]]).await.unwrap();
+    let [GroupOutcome::Committed(done)] = outcomes.as_slice() else {
+        panic!("{outcomes:?}");
+    };
+    done[0].id.as_uuid()
 }
 
 /// `user`'s whole history, two transfers a page.

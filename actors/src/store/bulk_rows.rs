@@ -11,7 +11,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::ArrayType;
-use sea_orm::{DbBackend, Statement, Value};
+use sea_orm::{DbBackend, Value};
 use serde::Serialize;
 
 use super::script::Script;
@@ -132,11 +132,18 @@ fn select_arrays(n: usize, fields: &[(&str, Field)], extra: &[&str]) -> String {
     )
 }
 
-/// `<column> IN (<the values of parameter n>)`: one JSON parameter holding
-/// `(value,)` rows, whatever their number.
-pub(super) fn is_in(backend: DbBackend, n: usize, column: &str, field: Field) -> String {
-    let values = select(backend, n, &[(column, field)], &[]);
-    format!("{column} IN (SELECT k.{column} FROM ({values}) AS k)")
+/// `<column> IN (<the values of rows>)`, whatever their number, and the parameters
+/// it takes, numbered from 1: `rows` are `(value,)` tuples.
+pub(super) fn is_in<R: Serialize>(
+    backend: DbBackend,
+    column: &str,
+    field: Field,
+    rows: &[R],
+) -> (String, Vec<Value>) {
+    let fields = [(column, field)];
+    let values = select(backend, 1, &fields, &[]);
+    let sql = format!("{column} IN (SELECT k.{column} FROM ({values}) AS k)");
+    (sql, self::values(backend, &fields, rows))
 }
 
 /// The parameters holding `rows` of `fields` (each row serialises as an array, e.g. a
@@ -207,19 +214,6 @@ fn push_array(values: &mut Vec<Value>, field: Field, column: Vec<serde_json::Val
     }
 }
 
-/// `sql` with `rows` of `fields` bound as its first parameters (see `select`) and
-/// `more` after them.
-pub(super) fn statement<R: Serialize>(
-    backend: DbBackend,
-    sql: String,
-    fields: &[(&str, Field)],
-    rows: &[R],
-    more: impl IntoIterator<Item = Value>,
-) -> Statement {
-    let values = self::values(backend, fields, rows);
-    Statement::from_sql_and_values(backend, sql, values.into_iter().chain(more))
-}
-
 /// Appends `INSERT INTO <table> (<fields>, created_at)` one row per element of `rows`,
 /// each stamped `now`, in one statement.
 pub(super) fn push_insert_stamped<R: Serialize>(
@@ -251,7 +245,7 @@ pub(super) fn push_insert_stamped<R: Serialize>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sea_orm::{ConnectionTrait, Database};
+    use sea_orm::{ConnectionTrait, Database, Statement};
 
     #[tokio::test]
     async fn sqlite_unpacks_rows_in_order_with_their_types() {
@@ -261,12 +255,12 @@ mod tests {
         let id = uuid::Uuid::now_v7();
         let data = [("x", 3i64, Some(id.simple().to_string())), ("y", -1, None)];
         let found = db
-            .query_all_raw(statement(
+            .query_all_raw(Statement::from_sql_and_values(
                 DbBackend::Sqlite,
                 sql,
-                &fields,
-                &data,
-                [Value::from(7i64)],
+                values(DbBackend::Sqlite, &fields, &data)
+                    .into_iter()
+                    .chain([Value::from(7i64)]),
             ))
             .await
             .unwrap();
