@@ -1,10 +1,11 @@
 //! `CommitterActor`: group commit. Transfers arriving while a batch is being written
 //! wait in the mailbox and go out together in the next transaction; every caller is
 //! answered only after its batch has committed, straight from here, and the account
-//! actor that reserved the debit is told the outcome at the same time. On PostgreSQL a
-//! second batch may be written while the first commits (waiting on its WAL flush), so
-//! the database is never idle between batches; SQLite has one writer and takes one
-//! batch at a time.
+//! actor that reserved the debit is told the outcome at the same time. Two batches are
+//! in flight at once, so the database is never idle between batches: on PostgreSQL the
+//! second is written while the first commits (waiting on its WAL flush); on SQLite,
+//! which has one writer, the second is prepared and waits for the write lock while the
+//! first holds it, and meanwhile the callers of each batch come back for their next.
 //!
 //! A batch has a fixed cost (a transaction, its statements, its commit) besides what
 //! each transfer costs, so when a writer frees up with fewer transfers waiting than the
@@ -21,6 +22,9 @@ use super::account::AccountMsg;
 use crate::store::{GroupOutcome, Store};
 
 pub struct CommitterActor;
+
+/// Batches written or being prepared at once.
+const IN_FLIGHT: usize = 2;
 
 /// How often a batch that hit a transient lock is run again before its callers hear of it.
 const TRANSIENT_RETRIES: usize = 3;
@@ -55,9 +59,8 @@ pub struct CommitterState {
     generation: u64,
     /// Where the delay before the next batch stands.
     delay: Delay,
-    /// Batches being written now, and how many may be.
+    /// Batches being written now.
     writing: usize,
-    writers: usize,
     flush_queued: bool,
 }
 
@@ -105,7 +108,6 @@ impl Actor for CommitterActor {
         _: ActorRef<CommitterMsg>,
         (store, settings): (Store, CommitSettings),
     ) -> Result<CommitterState, ActorProcessingErr> {
-        let writers = store.concurrent_writers();
         Ok(CommitterState {
             store,
             settings: CommitSettings {
@@ -117,7 +119,6 @@ impl Actor for CommitterActor {
             generation: 0,
             delay: Delay::Unarmed,
             writing: 0,
-            writers,
             flush_queued: false,
         })
     }
@@ -173,7 +174,7 @@ impl Actor for CommitterActor {
 impl CommitterState {
     /// A writer is free and something waits for it.
     fn can_write(&self) -> bool {
-        self.writing < self.writers && !self.waiting.is_empty()
+        self.writing < IN_FLIGHT && !self.waiting.is_empty()
     }
 
     /// Fewer wait than the last batch held, and the delay for them is not over.

@@ -67,8 +67,10 @@ impl<'a> Ledger<'a> {
         Self { store }
     }
 
+    /// Committed, so read beside the writer: an account actor loading its balance
+    /// does not wait for the batches being written.
     pub async fn balance(&self, account: AccountRef) -> Result<Balance, StoreError> {
-        balance_of(&self.store.db, account).await
+        balance_of(&self.store.reader, account).await
     }
 
     /// Available points of both kinds.

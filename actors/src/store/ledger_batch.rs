@@ -22,6 +22,7 @@ use super::bulk_rows::{self, Field};
 use super::ledger::{GroupOutcome, balance_events, push_stored_read, stored_from_row, user_lock};
 use super::ledger_history::{Chains, Links, chained, new_heads};
 use super::ledger_rows::StoredAccount;
+use super::ledger_writer::BatchTxn;
 use super::outbox::Outbox;
 use super::script::Script;
 use super::{Store, StoreError};
@@ -117,8 +118,7 @@ pub(super) async fn commit(
     } else {
         (deltas, BTreeMap::new())
     };
-    let txn = store.begin_write().await?;
-    let mut script = Script::new(txn.get_database_backend());
+    let mut script = BatchTxn::opening_script(store);
     push_balance_moves(&mut script, &first, &new_heads(&fresh));
     // What the events report: every account of each user, moved or not.
     let reported = users
@@ -130,6 +130,7 @@ pub(super) async fn commit(
         .chain(reported.filter(|a| !first.contains_key(a)))
         .collect();
     push_stored_read(&mut script, &wanted);
+    let txn = BatchTxn::begin(store).await?;
     let stored = stored_from_row(script.query_last(&txn).await?, &wanted)?;
     if !covered(&first, &stored) {
         txn.rollback().await?;
@@ -155,6 +156,7 @@ pub(super) async fn commit(
         push_balance_moves(&mut script, &last, &HashMap::new());
     }
     Outbox::push_together(&mut script, &events, now)?;
+    txn.close_script(&mut script);
     if let Err(e) = script.execute(&txn).await {
         txn.rollback().await?;
         // A key used before (the only unique constraint these statements can meet).
@@ -163,7 +165,7 @@ pub(super) async fn commit(
             _ => Err(e.into()),
         };
     }
-    txn.commit().await?;
+    txn.committed().await?;
     Ok(Some(
         fresh
             .into_iter()

@@ -17,6 +17,7 @@ mod ledger_batch;
 mod ledger_group;
 mod ledger_history;
 mod ledger_rows;
+mod ledger_writer;
 mod orders;
 mod outbox;
 pub mod page;
@@ -77,6 +78,8 @@ pub struct Store {
     outbox_written: Arc<Notify>,
     /// SQLite on disk: WAL checkpoints in the background (see `checkpoint`).
     checkpointer: Option<Arc<checkpoint::Checkpointer>>,
+    /// SQLite: the connection kept between ledger batches (see `ledger_writer`).
+    ledger_writer: Option<ledger_writer::LedgerWriter>,
 }
 
 impl Store {
@@ -145,6 +148,7 @@ impl Store {
             db,
             outbox_written: Arc::new(Notify::new()),
             checkpointer,
+            ledger_writer: is_sqlite.then(ledger_writer::LedgerWriter::new),
         })
     }
 
