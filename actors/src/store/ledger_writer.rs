@@ -296,10 +296,10 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn the_next_batch_waiting_gets_the_same_connection() {
-        let (store, _dir) = store_with_table().await;
-        let first = batch(&store, "INSERT INTO t VALUES (1)", true).await;
+    /// Commits a batch after `held` while a second one waits, and then the second:
+    /// whether the second got the first's connection without going to the pool.
+    async fn next_batch_kept_the_connection(store: &Store, held: Duration) -> bool {
+        let first = batch(store, "INSERT INTO t VALUES (1)", true).await;
         let waiting = tokio::spawn({
             let store = store.clone();
             async move { batch(&store, "INSERT INTO t VALUES (2)", true).await }
@@ -308,13 +308,28 @@ mod tests {
         while writer.queued.load(Ordering::SeqCst) == 0 {
             tokio::task::yield_now().await;
         }
+        tokio::time::sleep(held).await;
         let taken = taken_at(&first);
         first.committed().await.unwrap();
         let second = waiting.await.unwrap();
-        assert_eq!(taken_at(&second), taken, "not taken from the pool again");
+        let kept = taken_at(&second) == taken;
         second.committed().await.unwrap();
-        assert_eq!(sum(&store).await, 3);
-        pooled_write_gets_the_connection(&store).await;
+        assert_eq!(sum(store).await, 3);
+        pooled_write_gets_the_connection(store).await;
+        kept
+    }
+
+    #[tokio::test]
+    async fn the_next_batch_waiting_gets_the_same_connection() {
+        let (store, _dir) = store_with_table().await;
+        assert!(next_batch_kept_the_connection(&store, Duration::ZERO).await);
+    }
+
+    #[tokio::test]
+    async fn a_connection_kept_too_long_goes_back_to_the_pool_between_batches() {
+        let (store, _dir) = store_with_table().await;
+        let longer = HOLD_AT_MOST + Duration::from_millis(10);
+        assert!(!next_batch_kept_the_connection(&store, longer).await);
     }
 
     #[tokio::test]
