@@ -51,6 +51,23 @@ impl LedgerWriter {
     }
 }
 
+/// A batch counted among those waiting for the slot, until it has it or gives up
+/// (its future dropped): a batch that stopped waiting must not keep a connection.
+struct Queued<'a>(&'a AtomicUsize);
+
+impl<'a> Queued<'a> {
+    fn join(queued: &'a AtomicUsize) -> Self {
+        queued.fetch_add(1, Ordering::SeqCst);
+        Self(queued)
+    }
+}
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// A ledger batch's transaction.
 pub(super) enum BatchTxn {
     Pooled(DatabaseTransaction),
@@ -63,9 +80,9 @@ impl BatchTxn {
         let Some(writer) = &store.ledger_writer else {
             return Ok(Self::Pooled(store.begin_write().await?));
         };
-        writer.queued.fetch_add(1, Ordering::SeqCst);
+        let queued = Queued::join(&writer.queued);
         let mut kept = writer.slot.clone().lock_owned().await;
-        writer.queued.fetch_sub(1, Ordering::SeqCst);
+        drop(queued);
         let conn = match kept.conn.take() {
             Some(conn) => conn,
             None => {
@@ -330,6 +347,25 @@ mod tests {
         let (store, _dir) = store_with_table().await;
         let longer = HOLD_AT_MOST + Duration::from_millis(10);
         assert!(!next_batch_kept_the_connection(&store, longer).await);
+    }
+
+    #[tokio::test]
+    async fn a_batch_that_stops_waiting_is_not_kept_a_connection() {
+        let (store, _dir) = store_with_table().await;
+        let first = batch(&store, "INSERT INTO t VALUES (1)", true).await;
+        let waiting = tokio::spawn({
+            let store = store.clone();
+            async move { batch(&store, "INSERT INTO t VALUES (2)", true).await }
+        });
+        let writer = store.ledger_writer.clone().unwrap();
+        while writer.queued.load(Ordering::SeqCst) == 0 {
+            tokio::task::yield_now().await;
+        }
+        waiting.abort();
+        assert!(waiting.await.is_err_and(|e| e.is_cancelled()));
+        first.committed().await.unwrap();
+        assert_eq!(sum(&store).await, 1);
+        pooled_write_gets_the_connection(&store).await;
     }
 
     #[tokio::test]
