@@ -313,9 +313,8 @@ mod tests {
         }
     }
 
-    /// Commits a batch after `held` while a second one waits, and then the second:
-    /// whether the second got the first's connection without going to the pool.
-    async fn next_batch_kept_the_connection(store: &Store, held: Duration) -> bool {
+    /// A batch that inserted 1 into `t`, and a second (inserting 2) waiting for it.
+    async fn two_batches(store: &Store) -> (BatchTxn, tokio::task::JoinHandle<BatchTxn>) {
         let first = batch(store, "INSERT INTO t VALUES (1)", true).await;
         let waiting = tokio::spawn({
             let store = store.clone();
@@ -325,6 +324,13 @@ mod tests {
         while writer.queued.load(Ordering::SeqCst) == 0 {
             tokio::task::yield_now().await;
         }
+        (first, waiting)
+    }
+
+    /// Commits a batch after `held` while a second one waits, and then the second:
+    /// whether the second got the first's connection without going to the pool.
+    async fn next_batch_kept_the_connection(store: &Store, held: Duration) -> bool {
+        let (first, waiting) = two_batches(store).await;
         tokio::time::sleep(held).await;
         let taken = taken_at(&first);
         first.committed().await.unwrap();
@@ -352,15 +358,7 @@ mod tests {
     #[tokio::test]
     async fn a_batch_that_stops_waiting_is_not_kept_a_connection() {
         let (store, _dir) = store_with_table().await;
-        let first = batch(&store, "INSERT INTO t VALUES (1)", true).await;
-        let waiting = tokio::spawn({
-            let store = store.clone();
-            async move { batch(&store, "INSERT INTO t VALUES (2)", true).await }
-        });
-        let writer = store.ledger_writer.clone().unwrap();
-        while writer.queued.load(Ordering::SeqCst) == 0 {
-            tokio::task::yield_now().await;
-        }
+        let (first, waiting) = two_batches(&store).await;
         waiting.abort();
         assert!(waiting.await.is_err_and(|e| e.is_cancelled()));
         first.committed().await.unwrap();
