@@ -226,15 +226,11 @@ pub(super) fn push_insert_stamped<R: Serialize>(
     let backend = script.backend();
     let names: Vec<&str> = fields.iter().map(|(name, _)| *name).collect();
     let mut values = self::values(backend, fields, rows);
-    let stamp = values.len() + 1;
+    // The stamp is the parameter after the rows'.
+    let stamp = values.len();
     values.push(Value::from(now));
     script.push(values, |first| {
-        let source = select(
-            backend,
-            first,
-            fields,
-            &[&param(backend, first + stamp - 1)],
-        );
+        let source = select(backend, first, fields, &[&param(backend, first + stamp)]);
         format!(
             "INSERT INTO {table} ({}, created_at) {source}",
             names.join(", ")

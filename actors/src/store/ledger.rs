@@ -30,6 +30,9 @@ use super::{Store, StoreError};
 
 const CONFIG_KEY: &str = "config";
 
+/// The ledger's store. Its reads are of committed state, so they go beside the writer
+/// (`Store::reader`): on SQLite the writer's one connection may be held by the
+/// ledger's own batches for up to 50 ms at a time (see `ledger_writer`).
 pub struct Ledger<'a> {
     store: &'a Store,
 }
@@ -67,15 +70,13 @@ impl<'a> Ledger<'a> {
         Self { store }
     }
 
-    /// Committed, so read beside the writer: an account actor loading its balance
-    /// does not wait for the batches being written.
     pub async fn balance(&self, account: AccountRef) -> Result<Balance, StoreError> {
         balance_of(&self.store.reader, account).await
     }
 
     /// Available points of both kinds.
     pub async fn available(&self, user: UserId) -> Result<(i64, i64), StoreError> {
-        available_of(&self.store.db, user).await
+        available_of(&self.store.reader, user).await
     }
 
     /// Applies `groups` in one transaction, each all-or-nothing. A rejected group
@@ -120,7 +121,7 @@ impl<'a> Ledger<'a> {
 
     /// Checks every account against the invariants, in one consistent read.
     pub async fn audit(&self) -> Result<Audit, StoreError> {
-        let txn = self.store.db.begin().await?;
+        let txn = self.store.reader.begin().await?;
         let rows = accounts::Entity::find().all(&txn).await?;
         let transfers = transfers::Entity::find().count(&txn).await?;
         txn.commit().await?;
@@ -154,7 +155,7 @@ impl<'a> Ledger<'a> {
         user: UserId,
         page: PageRequest<HistoryCursor>,
     ) -> Result<Page<Transfer, HistoryCursor>, StoreError> {
-        super::ledger_history::page(&self.store.db, user, page).await
+        super::ledger_history::page(&self.store.reader, user, page).await
     }
 
     /// The posted charge made for `reference`, if any.
@@ -164,7 +165,7 @@ impl<'a> Ledger<'a> {
             .filter(transfers::Column::Reason.eq(Reason::Charge.as_str()))
             .filter(transfers::Column::Phase.is_in([LedgerPhase::POSTED, LedgerPhase::POST]))
             .order_by_asc(transfers::Column::Id)
-            .one(&self.store.db)
+            .one(&self.store.reader)
             .await?;
         row.map(to_transfer).transpose()
     }
@@ -173,7 +174,7 @@ impl<'a> Ledger<'a> {
     /// creates the charge's refund row).
     pub async fn refundable(&self, charge: &Transfer) -> Result<u64, StoreError> {
         let row = refunds::Entity::find_by_id(charge.id.as_uuid())
-            .one(&self.store.db)
+            .one(&self.store.reader)
             .await?;
         Ok(row.map_or(charge.spec.amount.get(), |r| {
             Ord::max(r.charged - r.refunded, 0) as u64
@@ -181,7 +182,7 @@ impl<'a> Ledger<'a> {
     }
 
     pub async fn config(&self) -> Result<LedgerConfig, StoreError> {
-        Ok(key_values::get(&self.store.db, CONFIG_KEY)
+        Ok(key_values::get(&self.store.reader, CONFIG_KEY)
             .await?
             .unwrap_or_default())
     }

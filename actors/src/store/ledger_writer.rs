@@ -87,8 +87,10 @@ impl BatchTxn {
             Some(conn) => conn,
             None => {
                 let pool = store.db.get_sqlite_connection_pool();
+                let conn = pool.acquire().await.map_err(exec_err)?;
+                // The hold limit counts from here, not from the wait for the pool.
                 kept.since = Some(Instant::now());
-                pool.acquire().await.map_err(DbErr::from_sqlx)?
+                conn
             }
         };
         Ok(Self::Kept(KeptTxn {
@@ -171,25 +173,24 @@ impl Drop for KeptTxn {
 }
 
 impl KeptTxn {
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        let done = self.with(async |c| c.execute(sqlx::AssertSqlSafe(sql)).await);
+        done.await.map(Into::into)
+    }
+
     async fn with<T>(
         &self,
         run: impl AsyncFnOnce(&mut PoolConnection<Sqlite>) -> Result<T, sqlx::Error>,
     ) -> Result<T, DbErr> {
         let mut conn = self.conn.lock().await;
         let conn = conn.as_mut().expect("a connection until the batch ends");
-        run(conn).await.map_err(DbErr::from_sqlx)
+        run(conn).await.map_err(exec_err)
     }
 }
 
-trait FromSqlx {
-    fn from_sqlx(e: sqlx::Error) -> Self;
-}
-
-impl FromSqlx for DbErr {
-    /// As sea-orm reports sqlx's errors, so `sql_err` reads them the same.
-    fn from_sqlx(e: sqlx::Error) -> Self {
-        DbErr::Exec(RuntimeErr::SqlxError(Arc::new(e)))
-    }
+/// `e` as sea-orm reports sqlx's errors, so `sql_err` reads them the same.
+fn exec_err(e: sqlx::Error) -> DbErr {
+    DbErr::Exec(RuntimeErr::SqlxError(Arc::new(e)))
 }
 
 /// The statement as sqlx's query, its values moved rather than copied.
@@ -243,13 +244,6 @@ impl ConnectionTrait for BatchTxn {
                     .map(|rows| rows.into_iter().map(Into::into).collect())
             }
         }
-    }
-}
-
-impl KeptTxn {
-    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
-        let done = self.with(async |c| c.execute(sqlx::AssertSqlSafe(sql)).await);
-        done.await.map(Into::into)
     }
 }
 
