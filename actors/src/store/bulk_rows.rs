@@ -154,7 +154,10 @@ pub(super) fn values<R: Serialize>(
     rows: &[R],
 ) -> Vec<Value> {
     if backend != DbBackend::Postgres {
-        let json = serde_json::to_string(rows).expect("rows of plain values serialise");
+        // Sized up front: a batch's document would otherwise be copied as it grows.
+        let mut json = Vec::with_capacity(2 + rows.len() * fields.len() * 24);
+        serde_json::to_writer(&mut json, rows).expect("rows of plain values serialise");
+        let json = String::from_utf8(json).expect("JSON is UTF-8");
         return vec![Value::String(Some(json))];
     }
     let mut cells: Vec<_> = rows

@@ -14,7 +14,7 @@ use medrt_domain::ledger::{
 };
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QueryResult, TransactionTrait,
+    TransactionTrait,
 };
 
 use super::bulk_rows::{self, Field};
@@ -23,7 +23,7 @@ use super::entities::{ledger_accounts as accounts, ledger_refunds as refunds};
 use super::key_values;
 use super::ledger_group::apply_group;
 use super::ledger_history::HistoryCursor;
-use super::ledger_rows::{StoredAccount, stored_from_json, to_balance, to_transfer};
+use super::ledger_rows::{balances_from_json, to_balance, to_transfer};
 use super::page::{Page, PageRequest};
 use super::script::Script;
 use super::{Store, StoreError};
@@ -234,55 +234,38 @@ pub(super) fn user_lock(user: UserId) -> AccountRef {
     AccountRef::user(user, PointKind::High)
 }
 
-/// Appends the read `stored_from_row` takes: what is stored for those of `accounts`
-/// that were ever used, as one JSON document. A statement's rows cross from SQLite's
-/// connection thread one at a time, each value copied and then looked up by column
-/// name, which for a batch's few hundred accounts cost more than reading them.
-pub(super) fn push_stored_read(script: &mut Script, accounts: &[AccountRef]) {
-    let backend = script.backend();
-    // Each account found is named by its place among those asked for.
-    let (array, head, place) = match backend {
-        DbBackend::Postgres => (
-            "coalesce(json_agg(json_build_array",
-            "a.prev_head)), '[]')::text",
-            "r.key - 1 AS i",
-        ),
-        _ => (
-            "json_group_array(json_array",
-            "nullif(hex(a.prev_head), '')))",
-            "r.key AS i",
-        ),
-    };
-    let keys: Vec<(String,)> = accounts.iter().map(|a| (a.to_string(),)).collect();
-    let fields = [("account", Field::Text)];
-    script.push(bulk_rows::values(backend, &fields, &keys), |first| {
-        let asked = bulk_rows::select(backend, first, &fields, &[place]);
-        format!(
-            "SELECT {array}(k.i, a.debits_posted, a.credits_posted, a.debits_pending, \
-               a.credits_pending, {head} AS found \
-             FROM ({asked}) AS k JOIN ledger_accounts a ON a.account = k.account"
-        )
-    });
-}
-
-/// The accounts a script ending in `push_stored_read(.., asked)` found.
-pub(super) fn stored_from_row(
-    row: Option<QueryResult>,
-    asked: &[AccountRef],
-) -> Result<HashMap<AccountRef, StoredAccount>, StoreError> {
-    let row = row.ok_or_else(|| StoreError::corrupt("an aggregate returned no row"))?;
-    stored_from_json(&row.try_get::<String>("", "found")?, asked)
-}
-
 /// The stored totals of those of `accounts` that were ever used, in one query.
 async fn balances_of<C: ConnectionTrait>(
     conn: &C,
     accounts: &[AccountRef],
 ) -> Result<HashMap<AccountRef, Balance>, StoreError> {
-    let mut script = Script::new(conn.get_database_backend());
-    push_stored_read(&mut script, accounts);
-    let stored = stored_from_row(script.query_last(conn).await?, accounts)?;
-    Ok(stored.into_iter().map(|(a, s)| (a, s.balance)).collect())
+    // One JSON document: a statement's rows cross from SQLite's connection thread one
+    // at a time, each value copied and then looked up by column name, which for a
+    // batch's few hundred accounts cost more than reading them. Each account found is
+    // named by its place among those asked for.
+    let backend = conn.get_database_backend();
+    let (array, place) = match backend {
+        DbBackend::Postgres => ("coalesce(json_agg(json_build_array", "r.key - 1 AS i"),
+        _ => ("json_group_array(json_array", "r.key AS i"),
+    };
+    let close = match backend {
+        DbBackend::Postgres => ")), '[]')::text",
+        _ => "))",
+    };
+    let keys: Vec<(String,)> = accounts.iter().map(|a| (a.to_string(),)).collect();
+    let fields = [("account", Field::Text)];
+    let mut script = Script::new(backend);
+    script.push(bulk_rows::values(backend, &fields, &keys), |first| {
+        let asked = bulk_rows::select(backend, first, &fields, &[place]);
+        format!(
+            "SELECT {array}(k.i, a.debits_posted, a.credits_posted, a.debits_pending, \
+               a.credits_pending{close} AS found \
+             FROM ({asked}) AS k JOIN ledger_accounts a ON a.account = k.account"
+        )
+    });
+    let row = script.query_last(conn).await?;
+    let row = row.ok_or_else(|| StoreError::corrupt("an aggregate returned no row"))?;
+    balances_from_json(&row.try_get::<String>("", "found")?, accounts)
 }
 
 fn available_in(

@@ -2,28 +2,29 @@
 //! no refunds or settlements) in a constant number of statements, each taking its rows
 //! as parameters whose number does not depend on the batch size (`bulk_rows`).
 //! Balances move by one upsert over every account in the batch (on PostgreSQL, one for
-//! users' accounts and one for the system accounts after the transfers); one read then
-//! brings back, as one JSON document, the new totals (for the guard and the users'
-//! events) and the history heads the upsert replaced, onto which the transfers are
-//! linked. If any user account would have been overdrawn (perhaps spent through
-//! another node) or any idempotency key was already used, the transaction rolls back
-//! and the caller falls back to the per-group path, which finds out exactly which
-//! request to refuse or replay.
+//! users' accounts and one for the system accounts after the transfers), keeping the
+//! history heads it replaces, onto which the transfers' insert links them. The last
+//! statement writes the users' balance events as the database computes them and
+//! refuses the batch if a user account would be overdrawn (`ledger_batch_events`).
+//! Nothing comes back between the statements: a batch is one script. If an account
+//! would have been overdrawn (perhaps spent through another node) or an idempotency
+//! key was already used, the transaction rolls back and the caller falls back to the
+//! per-group path, which finds out exactly which request to refuse or replay.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::Utc;
 use medrt_domain::ids::UserId;
-use medrt_domain::ledger::{AccountRef, Phase, PointKind, Transfer, TransferId, TransferSpec};
-use sea_orm::{ConnectionTrait, SqlErr};
+use medrt_domain::ledger::{AccountRef, Phase, Transfer, TransferId, TransferSpec};
+use sea_orm::sqlx;
+use sea_orm::{DbErr, RuntimeErr, SqlErr, Value};
 use uuid::Uuid;
 
 use super::bulk_rows::{self, Field};
-use super::ledger::{GroupOutcome, balance_events, push_stored_read, stored_from_row, user_lock};
+use super::ledger::{GroupOutcome, user_lock};
+use super::ledger_batch_events::{Debited, push_guarded_events};
 use super::ledger_history::{Chains, Links, chained, new_heads};
-use super::ledger_rows::StoredAccount;
 use super::ledger_writer::BatchTxn;
-use super::outbox::Outbox;
 use super::script::Script;
 use super::{Store, StoreError};
 
@@ -62,13 +63,6 @@ impl Delta {
         } else {
             &mut self.credits_posted
         } += amount;
-    }
-
-    fn is_zero(&self) -> bool {
-        self.debits_posted == 0
-            && self.credits_posted == 0
-            && self.debits_pending == 0
-            && self.credits_pending == 0
     }
 }
 
@@ -118,52 +112,35 @@ pub(super) async fn commit(
     } else {
         (deltas, BTreeMap::new())
     };
+    // Each transfer's predecessors within the batch; the first on an account follows
+    // the head the upsert replaced, which the insert reads.
+    let mut chains = Chains::new(HashMap::new());
+    let links: Vec<Links> = fresh.iter().map(|t| chains.link(t)).collect();
+    let debited: Vec<Debited> = first
+        .iter()
+        .filter(|(account, d)| {
+            account.must_stay_non_negative() && (d.debits_posted > 0 || d.debits_pending > 0)
+        })
+        .map(|(account, d)| Debited {
+            account: *account,
+            credited: d.credits_posted,
+        })
+        .collect();
     let mut script = BatchTxn::opening_script(store);
     push_balance_moves(&mut script, &first, &new_heads(&fresh));
-    // What the events report: every account of each user, moved or not.
-    let reported = users
-        .iter()
-        .flat_map(|u| PointKind::ALL.map(|kind| AccountRef::user(*u, kind)));
-    let wanted: Vec<AccountRef> = first
-        .keys()
-        .copied()
-        .chain(reported.filter(|a| !first.contains_key(a)))
-        .collect();
-    push_stored_read(&mut script, &wanted);
-    let txn = BatchTxn::begin(store).await?;
-    let stored = stored_from_row(script.query_last(&txn).await?, &wanted)?;
-    if !covered(&first, &stored) {
-        txn.rollback().await?;
-        return Ok(None);
-    }
-    let mut chains = Chains::new(
-        first
-            .keys()
-            .map(|a| (*a, stored.get(a).and_then(|s| s.replaced_head)))
-            .collect(),
-    );
-    let links: Vec<Links> = fresh.iter().map(|t| chains.link(t)).collect();
-    // Accounts never used hold nothing.
-    let known = wanted
-        .iter()
-        .map(|a| (*a, stored.get(a).map(|s| s.balance).unwrap_or_default()))
-        .collect();
-    let events = balance_events(&txn, &users, known).await?;
-    let mut script = Script::new(txn.get_database_backend());
     push_transfers(&mut script, &fresh, &links, now);
     // System accounts have no floor, so this cannot refuse.
     if !last.is_empty() {
         push_balance_moves(&mut script, &last, &HashMap::new());
     }
-    Outbox::push_together(&mut script, &events, now)?;
+    if !users.is_empty() {
+        push_guarded_events(&mut script, &users, &debited, now)?;
+    }
+    let txn = BatchTxn::begin(store).await?;
     txn.close_script(&mut script);
     if let Err(e) = script.execute(&txn).await {
         txn.rollback().await?;
-        // A key used before (the only unique constraint these statements can meet).
-        return match e.sql_err() {
-            Some(SqlErr::UniqueConstraintViolation(_)) => Ok(None),
-            _ => Err(e.into()),
-        };
+        return if refused(&e) { Ok(None) } else { Err(e.into()) };
     }
     txn.committed().await?;
     Ok(Some(
@@ -227,29 +204,34 @@ fn push_balance_moves(
     });
 }
 
-/// Whether every user account `deltas` debits covered its debits with what it had
-/// before this batch, judged by what is `stored` after it.
-fn covered(
-    deltas: &BTreeMap<AccountRef, Delta>,
-    stored: &HashMap<AccountRef, StoredAccount>,
-) -> bool {
-    deltas.iter().all(|(account, d)| {
-        d.is_zero()
-            || !account.must_stay_non_negative()
-            || stored.get(account).is_some_and(|after| {
-                // What it had before this batch, less what the batch takes.
-                after.balance.available() - i128::from(d.credits_posted) >= 0
-            })
-    })
+/// Whether the database refused the batch in a way the per-group path sorts out: a
+/// key used before (the only unique constraint these statements can meet), or the
+/// guard's `NULL` event payload (an account would be overdrawn; see
+/// `ledger_batch_events`).
+pub(super) fn refused(e: &DbErr) -> bool {
+    if let Some(SqlErr::UniqueConstraintViolation(_)) = e.sql_err() {
+        return true;
+    }
+    let (DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e))) = e else {
+        return false;
+    };
+    e.as_database_error()
+        .is_some_and(|e| e.kind() == sqlx::error::ErrorKind::NotNullViolation)
 }
 
+/// Appends the insert of `fresh`, linked as `links` says; a transfer first on a chained
+/// account in the batch (no predecessor in it) follows the head the batch's upsert
+/// replaced there.
 fn push_transfers(
     script: &mut Script,
     fresh: &[Transfer],
     links: &[Links],
     now: chrono::DateTime<Utc>,
 ) {
+    let backend = script.backend();
     let hex = |id: Option<Uuid>| id.map(|id| id.simple().to_string());
+    let first_on =
+        |account: &AccountRef, prev: Option<Uuid>| i64::from(prev.is_none() && chained(account));
     let rows: Vec<_> = fresh
         .iter()
         .zip(links)
@@ -267,26 +249,45 @@ fn push_transfers(
                 s.phase.name(),
                 hex(links.debit_prev),
                 hex(links.credit_prev),
+                first_on(&s.debit, links.debit_prev),
+                first_on(&s.credit, links.credit_prev),
             )
         })
         .collect();
-    bulk_rows::push_insert_stamped(
-        script,
-        "ledger_transfers",
-        &[
-            ("id", Field::Uuid),
-            ("idempotency_key", Field::Text),
-            ("debit_account", Field::Text),
-            ("credit_account", Field::Text),
-            ("kind", Field::Text),
-            ("amount", Field::BigInt),
-            ("reason", Field::Text),
-            ("reference", Field::NullableText),
-            ("phase", Field::Text),
-            ("debit_prev", Field::Uuid),
-            ("credit_prev", Field::Uuid),
-        ],
-        &rows,
-        now,
-    );
+    let fields = [
+        ("id", Field::Uuid),
+        ("idempotency_key", Field::Text),
+        ("debit_account", Field::Text),
+        ("credit_account", Field::Text),
+        ("kind", Field::Text),
+        ("amount", Field::BigInt),
+        ("reason", Field::Text),
+        ("reference", Field::NullableText),
+        ("phase", Field::Text),
+        ("debit_prev", Field::Uuid),
+        ("credit_prev", Field::Uuid),
+        ("debit_first", Field::BigInt),
+        ("credit_first", Field::BigInt),
+    ];
+    let mut values = bulk_rows::values(backend, &fields, &rows);
+    let stamp = values.len();
+    values.push(Value::from(now));
+    script.push(values, |first| {
+        let source = bulk_rows::select(backend, first, &fields, &[]);
+        let prev = |side: &str| {
+            format!(
+                "CASE WHEN t.{side}_first = 1 THEN (SELECT a.prev_head FROM ledger_accounts a \
+                   WHERE a.account = t.{side}_account) ELSE t.{side}_prev END"
+            )
+        };
+        format!(
+            "INSERT INTO ledger_transfers (id, idempotency_key, debit_account, credit_account, \
+               kind, amount, reason, reference, phase, debit_prev, credit_prev, created_at) \
+             SELECT t.id, t.idempotency_key, t.debit_account, t.credit_account, t.kind, \
+               t.amount, t.reason, t.reference, t.phase, {}, {}, {} FROM ({source}) AS t",
+            prev("debit"),
+            prev("credit"),
+            bulk_rows::param(backend, first + stamp)
+        )
+    });
 }

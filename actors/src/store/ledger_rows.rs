@@ -63,41 +63,21 @@ pub(super) fn to_balance(row: accounts::Model) -> Result<Balance, StoreError> {
     )
 }
 
-/// What is stored for an account: its totals and the history head its last update
-/// replaced.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(super) struct StoredAccount {
-    pub balance: Balance,
-    pub replaced_head: Option<Uuid>,
-}
-
-/// The accounts of a `ledger::push_stored_read` document, which were asked for as
-/// `asked`: a JSON array holding, for each account found, `[i, debits_posted,
-/// credits_posted, debits_pending, credits_pending, prev_head]`, `i` its place in
-/// `asked` (so no name is sent back and parsed again) and the head as hex digits or a
-/// UUID string.
-pub(super) fn stored_from_json(
+/// The balances in a JSON array holding, for each account found, `[i, debits_posted,
+/// credits_posted, debits_pending, credits_pending]`, `i` its place in `asked` (so no
+/// name is sent back and parsed again).
+pub(super) fn balances_from_json(
     doc: &str,
     asked: &[AccountRef],
-) -> Result<HashMap<AccountRef, StoredAccount>, StoreError> {
-    type Row = (usize, i64, i64, i64, i64, Option<String>);
+) -> Result<HashMap<AccountRef, Balance>, StoreError> {
+    type Row = (usize, i64, i64, i64, i64);
     let rows: Vec<Row> = serde_json::from_str(doc).map_err(StoreError::corrupt)?;
     rows.into_iter()
-        .map(|(i, dp, cp, dpe, cpe, head)| {
+        .map(|(i, dp, cp, dpe, cpe)| {
             let account = *asked
                 .get(i)
                 .ok_or_else(|| StoreError::corrupt(format!("no account {i} was asked for")))?;
-            let balance = balance_from_totals(&account, [dp, cp, dpe, cpe])?;
-            let replaced_head = head
-                .map(|h| Uuid::try_parse(&h).map_err(StoreError::corrupt))
-                .transpose()?;
-            Ok((
-                account,
-                StoredAccount {
-                    balance,
-                    replaced_head,
-                },
-            ))
+            Ok((account, balance_from_totals(&account, [dp, cp, dpe, cpe])?))
         })
         .collect()
 }
@@ -180,7 +160,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn stored_accounts_read_back_from_either_backends_document() {
+    fn balances_read_back_by_their_place_among_those_asked_for() {
         let user = UserId::generate();
         let asked = [
             AccountRef::user(user, PointKind::High),
@@ -188,31 +168,18 @@ mod tests {
             AccountRef::user(UserId::generate(), PointKind::High),
         ];
         let [high, low, never_used] = asked;
-        let head = Uuid::now_v7();
-        // SQLite renders the head as upper-case hex, PostgreSQL as a UUID string.
-        let doc = format!(
-            r#"[[1,0,5,0,0,null],[0,3,10,2,0,"{}"]]"#,
-            head.simple().to_string().to_uppercase()
-        );
-        let stored = stored_from_json(&doc, &asked).unwrap();
-        assert_eq!(stored[&high].replaced_head, Some(head));
-        assert_eq!(stored[&high].balance.available(), 5);
-        assert_eq!(stored[&low].replaced_head, None);
-        assert!(!stored.contains_key(&never_used));
-        let hyphenated = format!(r#"[[0,0,1,0,0,"{head}"]]"#);
-        assert_eq!(
-            stored_from_json(&hyphenated, &asked).unwrap()[&high].replaced_head,
-            Some(head)
-        );
-        assert!(stored_from_json("[]", &asked).unwrap().is_empty());
+        let found = balances_from_json("[[1,0,5,0,0],[0,3,10,2,0]]", &asked).unwrap();
+        assert_eq!(found[&high].available(), 5);
+        assert_eq!(found[&low].available(), 5);
+        assert!(!found.contains_key(&never_used));
+        assert!(balances_from_json("[]", &asked).unwrap().is_empty());
     }
 
     #[test]
-    fn a_negative_total_a_bad_head_or_an_account_not_asked_for_is_corruption() {
+    fn a_negative_total_or_an_account_not_asked_for_is_corruption() {
         let asked = [AccountRef::user(UserId::generate(), PointKind::High)];
-        assert!(stored_from_json("[[0,-1,0,0,0,null]]", &asked).is_err());
-        assert!(stored_from_json("[[1,0,0,0,0,null]]", &asked).is_err());
-        assert!(stored_from_json(r#"[[0,0,0,0,0,"not a uuid"]]"#, &asked).is_err());
-        assert!(stored_from_json("[[0,0,0,0,0,null]]", &asked).is_ok());
+        assert!(balances_from_json("[[0,-1,0,0,0]]", &asked).is_err());
+        assert!(balances_from_json("[[1,0,0,0,0]]", &asked).is_err());
+        assert!(balances_from_json("[[0,0,0,0,0]]", &asked).is_ok());
     }
 }

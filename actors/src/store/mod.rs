@@ -14,6 +14,7 @@ mod error;
 mod key_values;
 mod ledger;
 mod ledger_batch;
+mod ledger_batch_events;
 mod ledger_group;
 mod ledger_history;
 mod ledger_rows;

@@ -64,28 +64,44 @@ impl<'a> Outbox<'a> {
         Ok(script.execute(conn).await?)
     }
 
-    /// Appends several users' events as one row, published like any others but never
-    /// replayed. A ledger batch moves hundreds of users' balances at once: a row, two
-    /// index entries and a later update for each would cost a third of the batch.
-    /// Events for other topics get a row each. Part of `script`.
-    pub(super) fn push_together(
+    /// Appends one row holding all of `events`, its payload computed by the database:
+    /// `payload` is a SQL expression, given the number of its first parameter (`values`
+    /// follow from there), yielding one event's JSON object or, for several, an array
+    /// of them. Several users' events share one row, published like any others but
+    /// never replayed: a ledger batch moves hundreds of users' balances at once, and a
+    /// row, two index entries and a later update for each would cost a third of the
+    /// batch. `events` only say where the row goes; their values
+    /// are not written. The payload column is `NOT NULL`, so a `NULL` payload fails the
+    /// statement: a caller may make it its guard.
+    pub(super) fn push_computed(
         script: &mut Script,
         events: &[Event],
+        values: Vec<Value>,
+        payload: impl FnOnce(usize) -> String,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let users_only = events.iter().all(|e| matches!(e.topic(), Topic::User(_)));
-        let rows = if events.len() < 2 || !users_only {
-            rows_apart(events)?
-        } else {
-            let payload = serde_json::to_string(events).map_err(StoreError::corrupt)?;
-            vec![(
-                MANY.to_owned(),
-                MANY.to_owned(),
-                events.len().to_string(),
-                payload,
-            )]
-        };
-        push_rows(script, &rows, now);
+        let (topic, aggregate, aggregate_id) = shared_head(events)
+            .ok_or_else(|| StoreError::corrupt("these events cannot share an outbox row"))?;
+        let backend = script.backend();
+        let head = [
+            Value::from(topic),
+            Value::from(aggregate),
+            Value::from(aggregate_id),
+            Value::from(now),
+        ];
+        let own = head.len();
+        script.push(head.into_iter().chain(values).collect(), |first| {
+            let p = |i: usize| bulk_rows::param(backend, first + i);
+            format!(
+                "INSERT INTO outbox (topic, aggregate, aggregate_id, payload, created_at) \
+                 VALUES ({}, {}, {}, {}, {})",
+                p(0),
+                p(1),
+                p(2),
+                payload(first + own),
+                p(3)
+            )
+        });
         Ok(())
     }
 
@@ -257,6 +273,26 @@ async fn mark_published<C: ConnectionTrait>(conn: &C, ids: &[EventId]) -> Result
 /// An outbox row: topic, aggregate, aggregate id, payload.
 type Row = (String, String, String, String);
 
+/// Topic, aggregate and aggregate id of one row holding all of `events`: the event's
+/// own for one, `MANY` for several users' events; `None` when they cannot share a row.
+fn shared_head(events: &[Event]) -> Option<(String, String, String)> {
+    match events {
+        [] => None,
+        [event] => {
+            let (aggregate, aggregate_id) = event.aggregate();
+            Some((
+                event.topic().to_string(),
+                aggregate.to_owned(),
+                aggregate_id,
+            ))
+        }
+        _ if events.iter().all(|e| matches!(e.topic(), Topic::User(_))) => {
+            Some((MANY.to_owned(), MANY.to_owned(), events.len().to_string()))
+        }
+        _ => None,
+    }
+}
+
 /// A row for each of `events`.
 fn rows_apart(events: &[Event]) -> Result<Vec<Row>, StoreError> {
     events
@@ -320,10 +356,23 @@ mod tests {
     use super::*;
     use crate::store::test_store::migrated_store;
 
-    /// `Outbox::push_together` as a script of its own.
+    /// `Outbox::push_computed` as a script of its own, the database given the payload
+    /// `push_computed` asks it to compute.
     async fn append_together(txn: &DatabaseTransaction, events: &[Event], now: DateTime<Utc>) {
-        let mut script = Script::new(txn.get_database_backend());
-        Outbox::push_together(&mut script, events, now).unwrap();
+        let backend = txn.get_database_backend();
+        let payload = match events {
+            [event] => serde_json::to_string(event),
+            _ => serde_json::to_string(events),
+        };
+        let mut script = Script::new(backend);
+        Outbox::push_computed(
+            &mut script,
+            events,
+            vec![Value::from(payload.unwrap())],
+            |first| bulk_rows::param(backend, first),
+            now,
+        )
+        .unwrap();
         script.execute(txn).await.unwrap();
     }
 
@@ -410,8 +459,17 @@ mod tests {
             title: "t".into(),
             body: "b".into(),
         };
+        let mixed = [balance(a, 1), notice.clone()];
+        let refused = Outbox::push_computed(
+            &mut Script::new(DbBackend::Sqlite),
+            &mixed,
+            Vec::new(),
+            |_| unreachable!("no statement for events that cannot share a row"),
+            Utc::now(),
+        );
+        assert!(refused.is_err());
         let txn = store.begin_write().await.unwrap();
-        append_together(&txn, &[balance(a, 1), notice.clone()], Utc::now()).await;
+        Outbox::append_all(&txn, &mixed, Utc::now()).await.unwrap();
         append_together(
             &txn,
             &[balance(a, 2), balance(UserId::generate(), 3)],

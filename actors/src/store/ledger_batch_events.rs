@@ -1,0 +1,205 @@
+//! A batch's `points.balance` events and its overdraft guard, both computed by the
+//! database in the batch's last statement. The outbox row reads each user's balances
+//! as the batch left them; its payload is `NULL`, failing the statement and with it the
+//! batch, when a user account could not cover its debits. So nothing comes back to be
+//! checked between a batch's writes: the batch is one script, which on SQLite is one
+//! hand-off to its connection's thread while the write lock is held.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use medrt_domain::event::Event;
+use medrt_domain::ids::UserId;
+use medrt_domain::ledger::{AccountRef, PointKind};
+use sea_orm::{DbBackend, Value};
+
+use super::StoreError;
+use super::bulk_rows::{self, Field};
+use super::outbox::Outbox;
+use super::script::Script;
+
+/// A user account the batch debits, and what the batch credits it: it must cover its
+/// debits with what it had before the batch (credits arriving in the same batch are
+/// not counted, as the per-group path, taking transfers in order, might not count them).
+pub(super) struct Debited {
+    pub account: AccountRef,
+    pub credited: u64,
+}
+
+/// Appends the outbox row of `users`' balance events, refused if any of `debited`
+/// is overdrawn. `users` must not be empty.
+pub(super) fn push_guarded_events(
+    script: &mut Script,
+    users: &BTreeSet<UserId>,
+    debited: &[Debited],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let backend = script.backend();
+    // Where the rows go; the balances are the database's to fill in.
+    let probes: Vec<Event> = users
+        .iter()
+        .map(|&user_id| Event::PointsBalance {
+            user_id,
+            high: 0,
+            low: 0,
+        })
+        .collect();
+    let tag = probes
+        .first()
+        .and_then(|e| serde_json::to_value(e).ok())
+        .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_owned))
+        .ok_or_else(|| StoreError::corrupt("no user's balance to report"))?;
+    let [high, low] = PointKind::ALL;
+    let user_rows: Vec<_> = users
+        .iter()
+        .map(|&u| {
+            (
+                u.to_string(),
+                AccountRef::user(u, high).to_string(),
+                AccountRef::user(u, low).to_string(),
+            )
+        })
+        .collect();
+    let user_fields = [
+        ("user_id", Field::Text),
+        ("high", Field::Text),
+        ("low", Field::Text),
+    ];
+    let guard_rows: Vec<_> = debited
+        .iter()
+        .map(|d| (d.account.to_string(), d.credited))
+        .collect();
+    let guard_fields = [("account", Field::Text), ("credited", Field::BigInt)];
+    let mut values = vec![Value::from(tag)];
+    values.extend(bulk_rows::values(backend, &user_fields, &user_rows));
+    let guard_from = values.len();
+    if !guard_rows.is_empty() {
+        values.extend(bulk_rows::values(backend, &guard_fields, &guard_rows));
+    }
+    let many = users.len() > 1;
+    Outbox::push_computed(
+        script,
+        &probes,
+        values,
+        |first| {
+            let tag = bulk_rows::param(backend, first);
+            let asked = bulk_rows::select(backend, first + 1, &user_fields, &[]);
+            let available = |a: &str| {
+                format!("coalesce({a}.credits_posted - {a}.debits_posted - {a}.debits_pending, 0)")
+            };
+            let object = format!(
+                "{}('type', {tag}, 'user_id', u.user_id, 'high', {}, 'low', {})",
+                match backend {
+                    DbBackend::Postgres => "json_build_object",
+                    _ => "json_object",
+                },
+                available("h"),
+                available("l"),
+            );
+            let document = match (backend, many) {
+                (DbBackend::Postgres, true) => format!("json_agg({object})::text"),
+                (DbBackend::Postgres, false) => format!("{object}::text"),
+                (_, true) => format!("json_group_array({object})"),
+                (_, false) => object,
+            };
+            let payload = format!(
+                "(SELECT {document} FROM ({asked}) AS u \
+                 LEFT JOIN ledger_accounts h ON h.account = u.high \
+                 LEFT JOIN ledger_accounts l ON l.account = u.low)"
+            );
+            if guard_rows.is_empty() {
+                return payload;
+            }
+            let guarded = bulk_rows::select(backend, first + guard_from, &guard_fields, &[]);
+            format!(
+                "CASE WHEN NOT EXISTS (SELECT 1 FROM ({guarded}) AS g \
+                   JOIN ledger_accounts a ON a.account = g.account \
+                   WHERE a.credits_posted - g.credited - a.debits_posted - a.debits_pending < 0) \
+                 THEN {payload} END"
+            )
+        },
+        now,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use medrt_domain::event::Event;
+    use medrt_domain::topic::Topic;
+    use sea_orm::{ConnectionTrait, DbErr};
+
+    use super::*;
+    use crate::store::Store;
+    use crate::store::ledger_batch::refused;
+    use crate::store::test_store::migrated_store;
+
+    /// Stores `account` with these posted totals.
+    async fn account(store: &Store, account: AccountRef, credits: i64, debits: i64) {
+        let sql = format!(
+            "INSERT INTO ledger_accounts (account, kind, credits_posted, debits_posted) \
+             VALUES ('{account}', '{}', {credits}, {debits})",
+            account.kind.as_str()
+        );
+        store.db.execute_unprepared(&sql).await.unwrap();
+    }
+
+    async fn push(store: &Store, users: &[UserId], debited: &[Debited]) -> Result<(), DbErr> {
+        let mut script = Script::new(DbBackend::Sqlite);
+        let users = users.iter().copied().collect();
+        push_guarded_events(&mut script, &users, debited, Utc::now()).unwrap();
+        script.execute(&store.db).await
+    }
+
+    fn balance(user_id: UserId, high: i64, low: i64) -> Event {
+        Event::PointsBalance { user_id, high, low }
+    }
+
+    #[tokio::test]
+    async fn the_events_report_each_users_balances_as_stored() {
+        let (store, _dir) = migrated_store().await;
+        let (a, b) = (UserId::generate(), UserId::generate());
+        account(&store, AccountRef::user(a, PointKind::High), 10, 3).await;
+        account(&store, AccountRef::user(b, PointKind::Low), 5, 0).await;
+        push(&store, &[a, b], &[]).await.unwrap();
+        let claim = store.outbox().claim(10, None).await.unwrap();
+        assert_eq!(claim.rows, 1, "several users' events share a row");
+        let mut events: Vec<Event> = claim.deliveries.into_iter().map(|d| d.event).collect();
+        events.sort_by_key(|e| e.topic().to_string());
+        let mut expected = [balance(a, 7, 0), balance(b, 0, 5)];
+        expected.sort_by_key(|e| e.topic().to_string());
+        assert_eq!(events, expected);
+
+        // One user's event has a row of its own, which a reconnecting client replays.
+        let after = store.outbox().claim(10, None).await.unwrap().deliveries[0].id;
+        push(&store, &[b], &[]).await.unwrap();
+        let replay = store
+            .outbox()
+            .replay(Topic::User(b), after, 10)
+            .await
+            .unwrap();
+        let replayed: Vec<&Event> = replay.deliveries.iter().map(|d| &d.event).collect();
+        assert_eq!(replayed, [&balance(b, 0, 5)]);
+        assert!(replay.complete);
+    }
+
+    #[tokio::test]
+    async fn an_account_that_could_not_cover_its_debits_refuses_the_row() {
+        let (store, _dir) = migrated_store().await;
+        let a = UserId::generate();
+        let high = AccountRef::user(a, PointKind::High);
+        // After the batch: 10 in, 8 out. Of the 10, the batch itself credited `credited`.
+        account(&store, high, 10, 8).await;
+        let debited = |credited| {
+            [Debited {
+                account: high,
+                credited,
+            }]
+        };
+        let e = push(&store, &[a], &debited(3)).await.unwrap_err();
+        assert!(refused(&e), "{e}");
+        assert_eq!(store.outbox().pending().await.unwrap(), 0);
+        // Covered with what it had before the batch (10 - 2 = 8).
+        push(&store, &[a], &debited(2)).await.unwrap();
+        assert_eq!(store.outbox().pending().await.unwrap(), 1);
+    }
+}
