@@ -5,7 +5,7 @@
 //! checked between a batch's writes: the batch is one script, which on SQLite is one
 //! hand-off to its connection's thread while the write lock is held.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 use medrt_domain::event::Event;
@@ -49,14 +49,21 @@ pub(super) fn push_guarded_events(
         .and_then(|e| serde_json::to_value(e).ok())
         .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_owned))
         .ok_or_else(|| StoreError::corrupt("no user's balance to report"))?;
-    let [high, low] = PointKind::ALL;
+    // Each user's row names their accounts and, for those the batch debits, what it
+    // credits them (-1 for an account not debited, which has nothing to cover).
+    let credited: HashMap<AccountRef, u64> =
+        debited.iter().map(|d| (d.account, d.credited)).collect();
     let user_rows: Vec<_> = users
         .iter()
         .map(|&u| {
+            let [high, low] = PointKind::ALL.map(|kind| AccountRef::user(u, kind));
+            let guard = |a| credited.get(&a).map_or(-1, |&c| c as i64);
             (
                 u.to_string(),
-                AccountRef::user(u, high).to_string(),
-                AccountRef::user(u, low).to_string(),
+                high.to_string(),
+                low.to_string(),
+                guard(high),
+                guard(low),
             )
         })
         .collect();
@@ -64,18 +71,11 @@ pub(super) fn push_guarded_events(
         ("user_id", Field::Text),
         ("high", Field::Text),
         ("low", Field::Text),
+        ("high_credited", Field::BigInt),
+        ("low_credited", Field::BigInt),
     ];
-    let guard_rows: Vec<_> = debited
-        .iter()
-        .map(|d| (d.account.to_string(), d.credited))
-        .collect();
-    let guard_fields = [("account", Field::Text), ("credited", Field::BigInt)];
     let mut values = vec![Value::from(tag)];
     values.extend(bulk_rows::values(backend, &user_fields, &user_rows));
-    let guard_from = values.len();
-    if !guard_rows.is_empty() {
-        values.extend(bulk_rows::values(backend, &guard_fields, &guard_rows));
-    }
     let many = users.len() > 1;
     Outbox::push_computed(
         script,
@@ -84,38 +84,43 @@ pub(super) fn push_guarded_events(
         |first| {
             let tag = bulk_rows::param(backend, first);
             let asked = bulk_rows::select(backend, first + 1, &user_fields, &[]);
+            // Per account (`a` its alias, `k` its kind): what it has, and whether it
+            // covered its debits with what it had before the batch (a debited account
+            // exists).
             let available = |a: &str| {
                 format!("coalesce({a}.credits_posted - {a}.debits_posted - {a}.debits_pending, 0)")
             };
-            let object = format!(
-                "{}('type', {tag}, 'user_id', u.user_id, 'high', {}, 'low', {})",
-                match backend {
-                    DbBackend::Postgres => "json_build_object",
-                    _ => "json_object",
-                },
+            let covered = |a: &str, k: &str| {
+                format!(
+                    "(u.{k}_credited < 0 OR coalesce({a}.credits_posted - u.{k}_credited \
+                       - {a}.debits_posted - {a}.debits_pending >= 0, false))"
+                )
+            };
+            let object = match backend {
+                DbBackend::Postgres => "json_build_object",
+                _ => "json_object",
+            };
+            let event = format!(
+                "{object}('type', {tag}, 'user_id', b.user_id, 'high', b.high, 'low', b.low)"
+            );
+            let (document, ok) = match (backend, many) {
+                (DbBackend::Postgres, true) => {
+                    (format!("json_agg({event})::text"), "bool_and(b.ok)")
+                }
+                (DbBackend::Postgres, false) => (format!("{event}::text"), "b.ok"),
+                (_, true) => (format!("json_group_array({event})"), "min(b.ok)"),
+                (_, false) => (event, "b.ok"),
+            };
+            format!(
+                "(SELECT CASE WHEN {ok} THEN {document} END FROM \
+                   (SELECT u.user_id, {} AS high, {} AS low, {} AND {} AS ok \
+                    FROM ({asked}) AS u \
+                    LEFT JOIN ledger_accounts h ON h.account = u.high \
+                    LEFT JOIN ledger_accounts l ON l.account = u.low) AS b)",
                 available("h"),
                 available("l"),
-            );
-            let document = match (backend, many) {
-                (DbBackend::Postgres, true) => format!("json_agg({object})::text"),
-                (DbBackend::Postgres, false) => format!("{object}::text"),
-                (_, true) => format!("json_group_array({object})"),
-                (_, false) => object,
-            };
-            let payload = format!(
-                "(SELECT {document} FROM ({asked}) AS u \
-                 LEFT JOIN ledger_accounts h ON h.account = u.high \
-                 LEFT JOIN ledger_accounts l ON l.account = u.low)"
-            );
-            if guard_rows.is_empty() {
-                return payload;
-            }
-            let guarded = bulk_rows::select(backend, first + guard_from, &guard_fields, &[]);
-            format!(
-                "CASE WHEN NOT EXISTS (SELECT 1 FROM ({guarded}) AS g \
-                   JOIN ledger_accounts a ON a.account = g.account \
-                   WHERE a.credits_posted - g.credited - a.debits_posted - a.debits_pending < 0) \
-                 THEN {payload} END"
+                covered("h", "high"),
+                covered("l", "low"),
             )
         },
         now,
