@@ -129,12 +129,14 @@ pub(super) async fn commit(
     let mut script = BatchTxn::opening_script(store);
     push_balance_moves(&mut script, &first, &new_heads(&fresh));
     push_transfers(&mut script, &fresh, &links, now);
-    // System accounts have no floor, so this cannot refuse.
-    if !last.is_empty() {
-        push_balance_moves(&mut script, &last, &HashMap::new());
-    }
     if !users.is_empty() {
         push_guarded_events(&mut script, &users, &debited, now)?;
+    }
+    // System accounts have no floor, so this cannot refuse. Last, so the revenue
+    // account, which the other writer's batch also moves, is locked only until the
+    // commit.
+    if !last.is_empty() {
+        push_balance_moves(&mut script, &last, &HashMap::new());
     }
     let txn = BatchTxn::begin(store).await?;
     txn.close_script(&mut script);
