@@ -226,17 +226,38 @@ pub(super) fn push_insert_stamped<R: Serialize>(
     rows: &[R],
     now: DateTime<Utc>,
 ) {
+    let columns: Vec<(&str, String)> = fields
+        .iter()
+        .map(|(name, _)| (*name, format!("t.{name}")))
+        .collect();
+    push_insert_computed(script, table, &columns, fields, rows, now);
+}
+
+/// Appends `INSERT INTO <table> (<columns>, created_at)` one row per element of `rows`,
+/// each stamped `now`: each column is given with its SQL expression over the row's
+/// `fields`, named `t.<field>`.
+pub(super) fn push_insert_computed<R: Serialize>(
+    script: &mut Script,
+    table: &str,
+    columns: &[(&str, String)],
+    fields: &[(&str, Field)],
+    rows: &[R],
+    now: DateTime<Utc>,
+) {
     let backend = script.backend();
-    let names: Vec<&str> = fields.iter().map(|(name, _)| *name).collect();
+    let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
+    let exprs: Vec<&str> = columns.iter().map(|(_, expr)| expr.as_str()).collect();
     let mut values = self::values(backend, fields, rows);
     // The stamp is the parameter after the rows'.
     let stamp = values.len();
     values.push(Value::from(now));
     script.push(values, |first| {
-        let source = select(backend, first, fields, &[&param(backend, first + stamp)]);
+        let source = select(backend, first, fields, &[]);
         format!(
-            "INSERT INTO {table} ({}, created_at) {source}",
-            names.join(", ")
+            "INSERT INTO {table} ({}, created_at) SELECT {}, {} FROM ({source}) AS t",
+            names.join(", "),
+            exprs.join(", "),
+            param(backend, first + stamp)
         )
     });
 }

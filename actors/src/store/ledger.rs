@@ -112,7 +112,7 @@ impl<'a> Ledger<'a> {
                 }
             }
         }
-        let events = balance_events(&txn, &touched, HashMap::new()).await?;
+        let events = balance_events(&txn, &touched).await?;
         self.store
             .commit_with_events(txn, &events, Utc::now())
             .await?;
@@ -244,13 +244,13 @@ async fn balances_of<C: ConnectionTrait>(
     // batch's few hundred accounts cost more than reading them. Each account found is
     // named by its place among those asked for.
     let backend = conn.get_database_backend();
-    let (array, place) = match backend {
-        DbBackend::Postgres => ("coalesce(json_agg(json_build_array", "r.key - 1 AS i"),
-        _ => ("json_group_array(json_array", "r.key AS i"),
-    };
-    let close = match backend {
-        DbBackend::Postgres => ")), '[]')::text",
-        _ => "))",
+    let (array, close, place) = match backend {
+        DbBackend::Postgres => (
+            "coalesce(json_agg(json_build_array",
+            ")), '[]')::text",
+            "r.key - 1 AS i",
+        ),
+        _ => ("json_group_array(json_array", "))", "r.key AS i"),
     };
     let keys: Vec<(String,)> = accounts.iter().map(|a| (a.to_string(),)).collect();
     let fields = [("account", Field::Text)];
@@ -280,21 +280,20 @@ fn available_in(
     i64::try_from(balance.available()).map_err(StoreError::corrupt)
 }
 
-/// A `points.balance` event for each of `users`: balances already `known` (e.g.
-/// returned by the statement that moved them), the rest read as they stand.
-pub(super) async fn balance_events<C: ConnectionTrait>(
+/// A `points.balance` event for each of `users`, their balances read as they stand.
+async fn balance_events<C: ConnectionTrait>(
     conn: &C,
     users: &BTreeSet<UserId>,
-    mut known: HashMap<AccountRef, Balance>,
 ) -> Result<Vec<Event>, StoreError> {
-    let missing: Vec<AccountRef> = users
+    let accounts: Vec<AccountRef> = users
         .iter()
-        .flat_map(|u| PointKind::ALL.iter().map(|k| AccountRef::user(*u, *k)))
-        .filter(|a| !known.contains_key(a))
+        .flat_map(|u| PointKind::ALL.map(|k| AccountRef::user(*u, k)))
         .collect();
-    if !missing.is_empty() {
-        known.extend(balances_of(conn, &missing).await?);
-    }
+    let known = if accounts.is_empty() {
+        HashMap::new()
+    } else {
+        balances_of(conn, &accounts).await?
+    };
     users
         .iter()
         .map(|&user_id| {

@@ -17,12 +17,12 @@ use chrono::Utc;
 use medrt_domain::ids::UserId;
 use medrt_domain::ledger::{AccountRef, Phase, Transfer, TransferId, TransferSpec};
 use sea_orm::sqlx;
-use sea_orm::{DbErr, RuntimeErr, SqlErr, Value};
+use sea_orm::{DbErr, RuntimeErr, SqlErr};
 use uuid::Uuid;
 
 use super::bulk_rows::{self, Field};
 use super::ledger::{GroupOutcome, user_lock};
-use super::ledger_batch_events::{Debited, push_guarded_events};
+use super::ledger_batch_events::push_guarded_events;
 use super::ledger_history::{Chains, Links, chained, new_heads};
 use super::ledger_writer::BatchTxn;
 use super::script::Script;
@@ -116,15 +116,13 @@ pub(super) async fn commit(
     // the head the upsert replaced, which the insert reads.
     let mut chains = Chains::new(HashMap::new());
     let links: Vec<Links> = fresh.iter().map(|t| chains.link(t)).collect();
-    let debited: Vec<Debited> = first
+    // What the batch credits each user account it debits (see `push_guarded_events`).
+    let debited: HashMap<AccountRef, u64> = first
         .iter()
         .filter(|(account, d)| {
             account.must_stay_non_negative() && (d.debits_posted > 0 || d.debits_pending > 0)
         })
-        .map(|(account, d)| Debited {
-            account: *account,
-            credited: d.credits_posted,
-        })
+        .map(|(account, d)| (*account, d.credits_posted))
         .collect();
     let mut script = BatchTxn::opening_script(store);
     push_balance_moves(&mut script, &first, &new_heads(&fresh));
@@ -230,7 +228,6 @@ fn push_transfers(
     links: &[Links],
     now: chrono::DateTime<Utc>,
 ) {
-    let backend = script.backend();
     let hex = |id: Option<Uuid>| id.map(|id| id.simple().to_string());
     let first_on =
         |account: &AccountRef, prev: Option<Uuid>| i64::from(prev.is_none() && chained(account));
@@ -271,25 +268,20 @@ fn push_transfers(
         ("debit_first", Field::BigInt),
         ("credit_first", Field::BigInt),
     ];
-    let mut values = bulk_rows::values(backend, &fields, &rows);
-    let stamp = values.len();
-    values.push(Value::from(now));
-    script.push(values, |first| {
-        let source = bulk_rows::select(backend, first, &fields, &[]);
-        let prev = |side: &str| {
-            format!(
-                "CASE WHEN t.{side}_first = 1 THEN (SELECT a.prev_head FROM ledger_accounts a \
-                   WHERE a.account = t.{side}_account) ELSE t.{side}_prev END"
-            )
-        };
+    let prev = |side: &str| {
         format!(
-            "INSERT INTO ledger_transfers (id, idempotency_key, debit_account, credit_account, \
-               kind, amount, reason, reference, phase, debit_prev, credit_prev, created_at) \
-             SELECT t.id, t.idempotency_key, t.debit_account, t.credit_account, t.kind, \
-               t.amount, t.reason, t.reference, t.phase, {}, {}, {} FROM ({source}) AS t",
-            prev("debit"),
-            prev("credit"),
-            bulk_rows::param(backend, first + stamp)
+            "CASE WHEN t.{side}_first = 1 THEN (SELECT a.prev_head FROM ledger_accounts a \
+               WHERE a.account = t.{side}_account) ELSE t.{side}_prev END"
         )
-    });
+    };
+    // The stored fields come before the links.
+    let mut columns: Vec<(&str, String)> = fields[..9]
+        .iter()
+        .map(|(name, _)| (*name, format!("t.{name}")))
+        .collect();
+    columns.extend([
+        ("debit_prev", prev("debit")),
+        ("credit_prev", prev("credit")),
+    ]);
+    bulk_rows::push_insert_computed(script, "ledger_transfers", &columns, &fields, &rows, now);
 }

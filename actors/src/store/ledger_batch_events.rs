@@ -11,27 +11,22 @@ use chrono::{DateTime, Utc};
 use medrt_domain::event::Event;
 use medrt_domain::ids::UserId;
 use medrt_domain::ledger::{AccountRef, PointKind};
-use sea_orm::{DbBackend, Value};
+use sea_orm::DbBackend;
 
 use super::StoreError;
 use super::bulk_rows::{self, Field};
 use super::outbox::Outbox;
 use super::script::Script;
 
-/// A user account the batch debits, and what the batch credits it: it must cover its
-/// debits with what it had before the batch (credits arriving in the same batch are
-/// not counted, as the per-group path, taking transfers in order, might not count them).
-pub(super) struct Debited {
-    pub account: AccountRef,
-    pub credited: u64,
-}
-
-/// Appends the outbox row of `users`' balance events, refused if any of `debited`
-/// is overdrawn. `users` must not be empty.
+/// Appends the outbox row of `users`' balance events, refused if any account in
+/// `debited` is overdrawn. `debited` maps each user account the batch debits to what
+/// the batch credits it: the account must cover its debits with what it had before
+/// the batch (credits arriving in the same batch are not counted, as the per-group
+/// path, taking transfers in order, might not count them). `users` must not be empty.
 pub(super) fn push_guarded_events(
     script: &mut Script,
     users: &BTreeSet<UserId>,
-    debited: &[Debited],
+    debited: &HashMap<AccountRef, u64>,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let backend = script.backend();
@@ -44,20 +39,13 @@ pub(super) fn push_guarded_events(
             low: 0,
         })
         .collect();
-    let tag = probes
-        .first()
-        .and_then(|e| serde_json::to_value(e).ok())
-        .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_owned))
-        .ok_or_else(|| StoreError::corrupt("no user's balance to report"))?;
     // Each user's row names their accounts and, for those the batch debits, what it
     // credits them (-1 for an account not debited, which has nothing to cover).
-    let credited: HashMap<AccountRef, u64> =
-        debited.iter().map(|d| (d.account, d.credited)).collect();
     let user_rows: Vec<_> = users
         .iter()
         .map(|&u| {
             let [high, low] = PointKind::ALL.map(|kind| AccountRef::user(u, kind));
-            let guard = |a| credited.get(&a).map_or(-1, |&c| c as i64);
+            let guard = |a| debited.get(&a).map_or(-1, |&c| c as i64);
             (
                 u.to_string(),
                 high.to_string(),
@@ -74,16 +62,14 @@ pub(super) fn push_guarded_events(
         ("high_credited", Field::BigInt),
         ("low_credited", Field::BigInt),
     ];
-    let mut values = vec![Value::from(tag)];
-    values.extend(bulk_rows::values(backend, &user_fields, &user_rows));
+    let values = bulk_rows::values(backend, &user_fields, &user_rows);
     let many = users.len() > 1;
     Outbox::push_computed(
         script,
         &probes,
         values,
         |first| {
-            let tag = bulk_rows::param(backend, first);
-            let asked = bulk_rows::select(backend, first + 1, &user_fields, &[]);
+            let asked = bulk_rows::select(backend, first, &user_fields, &[]);
             // Per account (`a` its alias, `k` its kind): what it has, and whether it
             // covered its debits with what it had before the batch (a debited account
             // exists).
@@ -100,8 +86,10 @@ pub(super) fn push_guarded_events(
                 DbBackend::Postgres => "json_build_object",
                 _ => "json_object",
             };
+            // `Event::PointsBalance` as serde writes it (the tests decode it).
             let event = format!(
-                "{object}('type', {tag}, 'user_id', b.user_id, 'high', b.high, 'low', b.low)"
+                "{object}('type', 'points.balance', 'user_id', b.user_id, 'high', b.high, \
+                   'low', b.low)"
             );
             let (document, ok) = match (backend, many) {
                 (DbBackend::Postgres, true) => {
@@ -148,10 +136,15 @@ mod tests {
         store.db.execute_unprepared(&sql).await.unwrap();
     }
 
-    async fn push(store: &Store, users: &[UserId], debited: &[Debited]) -> Result<(), DbErr> {
+    async fn push(
+        store: &Store,
+        users: &[UserId],
+        debited: &[(AccountRef, u64)],
+    ) -> Result<(), DbErr> {
         let mut script = Script::new(DbBackend::Sqlite);
         let users = users.iter().copied().collect();
-        push_guarded_events(&mut script, &users, debited, Utc::now()).unwrap();
+        let debited = debited.iter().copied().collect();
+        push_guarded_events(&mut script, &users, &debited, Utc::now()).unwrap();
         script.execute(&store.db).await
     }
 
@@ -194,12 +187,7 @@ mod tests {
         let high = AccountRef::user(a, PointKind::High);
         // After the batch: 10 in, 8 out. Of the 10, the batch itself credited `credited`.
         account(&store, high, 10, 8).await;
-        let debited = |credited| {
-            [Debited {
-                account: high,
-                credited,
-            }]
-        };
+        let debited = |credited| [(high, credited)];
         let e = push(&store, &[a], &debited(3)).await.unwrap_err();
         assert!(refused(&e), "{e}");
         assert_eq!(store.outbox().pending().await.unwrap(), 0);
