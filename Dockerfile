@@ -8,6 +8,7 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 # Every workspace member's manifest must be present, even those the binary does not use.
 COPY Cargo.toml Cargo.lock ./
+COPY .cargo/ .cargo/
 COPY domain/ domain/
 COPY migrations/ migrations/
 COPY inference/ inference/

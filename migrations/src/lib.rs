@@ -18,6 +18,7 @@ mod m20261122_000013_ledger_lean_indexes;
 mod m20261122_000014_ledger_accounts_without_user;
 mod m20261122_000015_ledger_history_chains;
 mod m20261122_000016_ledger_accounts_clustered;
+mod m20261122_000017_ledger_keys_bytewise;
 mod statements;
 
 pub struct Migrator;
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000014_ledger_accounts_without_user::Migration),
             Box::new(m20261122_000015_ledger_history_chains::Migration),
             Box::new(m20261122_000016_ledger_accounts_clustered::Migration),
+            Box::new(m20261122_000017_ledger_keys_bytewise::Migration),
         ]
     }
 }

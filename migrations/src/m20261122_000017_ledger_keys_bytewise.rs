@@ -1,0 +1,50 @@
+use sea_orm_migration::prelude::*;
+
+use crate::statements::execute_all;
+use sea_orm_migration::sea_orm::DbBackend;
+
+/// On PostgreSQL the ledger's text keys compare byte by byte (`COLLATE "C"`): account
+/// names, idempotency keys and references are identifiers, never sorted for people, and
+/// the database's default collation (`C.UTF-8` here) compared each through `strcoll`
+/// in every index probe and insert of a batch. Bytewise is also the order the batch's
+/// upserts are sorted in (Rust's `str` order), so the lock order is the index order.
+/// SQLite already compares them bytewise.
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+/// The statements giving the ledger's key columns `collation`.
+fn collate(collation: &str) -> [String; 2] {
+    let column = |name: &str, len: u32| {
+        format!(r#"ALTER COLUMN "{name}" TYPE varchar({len}) COLLATE "{collation}""#)
+    };
+    [
+        format!(r#"ALTER TABLE "ledger_accounts" {}"#, column("account", 64)),
+        format!(
+            r#"ALTER TABLE "ledger_transfers" {}, {}, {}, {}"#,
+            column("idempotency_key", 160),
+            column("debit_account", 64),
+            column("credit_account", 64),
+            column("reference", 128),
+        ),
+    ]
+}
+
+/// Gives the key columns `collation` on PostgreSQL; SQLite is left as it is.
+async fn collate_on_postgres(manager: &SchemaManager<'_>, collation: &str) -> Result<(), DbErr> {
+    if manager.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    let statements = collate(collation);
+    execute_all(manager, &statements.each_ref().map(String::as_str)).await
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        collate_on_postgres(manager, "C").await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        collate_on_postgres(manager, "default").await
+    }
+}
