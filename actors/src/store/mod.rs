@@ -11,6 +11,7 @@ mod coupons;
 mod distributors;
 mod entities;
 mod error;
+mod jsonb;
 mod key_values;
 mod ledger;
 mod ledger_batch;
