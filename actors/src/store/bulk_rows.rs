@@ -40,9 +40,13 @@ impl Field {
     }
 }
 
-/// The nil UUID stands for `None` in PostgreSQL's UUID arrays, whose elements the
-/// driver cannot send as NULL; no id is ever nil.
-const NIL_UUID: &str = "'00000000-0000-0000-0000-000000000000'::uuid";
+/// `id` as a literal of the type a `Field::Uuid` column has on `backend`.
+pub(super) fn uuid_literal(backend: DbBackend, id: uuid::Uuid) -> String {
+    match backend {
+        DbBackend::Postgres => format!("'{id}'::uuid"),
+        _ => format!("x'{}'", id.simple()),
+    }
+}
 
 /// How many parameters rows of `fields` take.
 pub(super) fn width(backend: DbBackend, fields: &[(&str, Field)]) -> usize {
@@ -119,7 +123,10 @@ fn select_arrays(n: usize, fields: &[(&str, Field)], extra: &[&str]) -> String {
             }
             Field::Uuid => {
                 arrays.push(array("uuid", arrays.len()));
-                columns.push(format!("nullif(r.{c}, {NIL_UUID}) AS {name}"));
+                // The nil UUID stands for `None` in PostgreSQL's UUID arrays, whose
+                // elements the driver cannot send as NULL; no id is ever nil.
+                let nil = uuid_literal(backend, uuid::Uuid::nil());
+                columns.push(format!("nullif(r.{c}, {nil}) AS {name}"));
             }
         }
     }

@@ -219,6 +219,10 @@ pub(super) fn refused(e: &DbErr) -> bool {
         .is_some_and(|e| e.kind() == sqlx::error::ErrorKind::NotNullViolation)
 }
 
+/// Stands, in a transfer's row, for "first on its chained account in this batch": its
+/// predecessor is the head the batch's upsert replaced there. No id is the max UUID.
+const FOLLOWS_REPLACED_HEAD: Uuid = Uuid::max();
+
 /// Appends the insert of `fresh`, linked as `links` says; a transfer first on a chained
 /// account in the batch (no predecessor in it) follows the head the batch's upsert
 /// replaced there.
@@ -228,9 +232,16 @@ fn push_transfers(
     links: &[Links],
     now: chrono::DateTime<Utc>,
 ) {
-    let hex = |id: Option<Uuid>| id.map(|id| id.simple().to_string());
-    let first_on =
-        |account: &AccountRef, prev: Option<Uuid>| i64::from(prev.is_none() && chained(account));
+    let backend = script.backend();
+    let prev = |account: &AccountRef, prev: Option<Uuid>| {
+        let first = prev.is_none() && chained(account);
+        let prev = if first {
+            Some(FOLLOWS_REPLACED_HEAD)
+        } else {
+            prev
+        };
+        prev.map(|id| id.simple().to_string())
+    };
     let rows: Vec<_> = fresh
         .iter()
         .zip(links)
@@ -246,10 +257,8 @@ fn push_transfers(
                 s.reason.as_str(),
                 s.reference.as_ref().map(|r| r.as_str()),
                 s.phase.name(),
-                hex(links.debit_prev),
-                hex(links.credit_prev),
-                first_on(&s.debit, links.debit_prev),
-                first_on(&s.credit, links.credit_prev),
+                prev(&s.debit, links.debit_prev),
+                prev(&s.credit, links.credit_prev),
             )
         })
         .collect();
@@ -265,12 +274,11 @@ fn push_transfers(
         ("phase", Field::Text),
         ("debit_prev", Field::Uuid),
         ("credit_prev", Field::Uuid),
-        ("debit_first", Field::BigInt),
-        ("credit_first", Field::BigInt),
     ];
+    let replaced = bulk_rows::uuid_literal(backend, FOLLOWS_REPLACED_HEAD);
     let prev = |side: &str| {
         format!(
-            "CASE WHEN t.{side}_first = 1 THEN (SELECT a.prev_head FROM ledger_accounts a \
+            "CASE t.{side}_prev WHEN {replaced} THEN (SELECT a.prev_head FROM ledger_accounts a \
                WHERE a.account = t.{side}_account) ELSE t.{side}_prev END"
         )
     };

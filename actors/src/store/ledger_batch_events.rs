@@ -39,26 +39,18 @@ pub(super) fn push_guarded_events(
             low: 0,
         })
         .collect();
-    // Each user's row names their accounts and, for those the batch debits, what it
-    // credits them (-1 for an account not debited, which has nothing to cover).
+    // Each user's row holds, for each account the batch debits, what it credits them
+    // (-1 for an account not debited, which has nothing to cover).
     let user_rows: Vec<_> = users
         .iter()
         .map(|&u| {
             let [high, low] = PointKind::ALL.map(|kind| AccountRef::user(u, kind));
             let guard = |a| debited.get(&a).map_or(-1, |&c| c as i64);
-            (
-                u.to_string(),
-                high.to_string(),
-                low.to_string(),
-                guard(high),
-                guard(low),
-            )
+            (u.to_string(), guard(high), guard(low))
         })
         .collect();
     let user_fields = [
         ("user_id", Field::Text),
-        ("high", Field::Text),
-        ("low", Field::Text),
         ("high_credited", Field::BigInt),
         ("low_credited", Field::BigInt),
     ];
@@ -103,16 +95,29 @@ pub(super) fn push_guarded_events(
                 "(SELECT CASE WHEN {ok} THEN {document} END FROM \
                    (SELECT u.user_id, {} AS high, {} AS low, {} AND {} AS ok \
                     FROM ({asked}) AS u \
-                    LEFT JOIN ledger_accounts h ON h.account = u.high \
-                    LEFT JOIN ledger_accounts l ON l.account = u.low) AS b)",
+                    LEFT JOIN ledger_accounts h ON h.account = {} \
+                    LEFT JOIN ledger_accounts l ON l.account = {}) AS b)",
                 available("h"),
                 available("l"),
                 covered("h", "high"),
                 covered("l", "low"),
+                account_of("u.user_id", PointKind::High),
+                account_of("u.user_id", PointKind::Low),
             )
         },
         now,
     )
+}
+
+/// SQL naming the `kind` account of the user whose id (as text) `user_id` holds, as
+/// `AccountRef` names it: the rows then need not carry each account's name.
+fn account_of(user_id: &str, kind: PointKind) -> String {
+    let nil = UserId::from_uuid(uuid::Uuid::nil());
+    let name = AccountRef::user(nil, kind).to_string();
+    let (before, after) = name
+        .split_once(&nil.to_string())
+        .expect("a user account's name holds the user's id");
+    format!("('{before}' || {user_id} || '{after}')")
 }
 
 #[cfg(test)]
