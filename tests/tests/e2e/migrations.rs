@@ -18,6 +18,7 @@ const BEFORE_LEAN_SCHEMA: u32 = 12;
 const BEFORE_ACCOUNTS_WITHOUT_USER: u32 = 13;
 const BEFORE_HISTORY_CHAINS: u32 = 14;
 const BEFORE_CLUSTERED_ACCOUNTS: u32 = 15;
+const BEFORE_BYTEWISE_KEYS: u32 = 16;
 
 /// A fresh database migrated up to (and including) migration `version`.
 async fn database_at(version: u32) -> (TestBackend, DatabaseConnection, DbBackend) {
@@ -360,7 +361,9 @@ async fn accounts_clustered_by_key_keep_their_totals_and_chains_both_ways() {
         .unwrap();
     if kind == DbBackend::Sqlite {
         assert!(clustered(&db).await, "not clustered after migration 16");
-        Migrator::down(&db, Some(1)).await.unwrap();
+        // Every migration after 16 is undone too, then 16 itself.
+        let after_16 = Migrator::migrations().len() as u32 - BEFORE_CLUSTERED_ACCOUNTS;
+        Migrator::down(&db, Some(after_16)).await.unwrap();
         assert!(!clustered(&db).await, "still clustered once undone");
         Migrator::up(&db, None).await.unwrap();
     }
@@ -369,6 +372,58 @@ async fn accounts_clustered_by_key_keep_their_totals_and_chains_both_ways() {
     assert_eq!(store.ledger().balance(high).await.unwrap().available(), 30);
     assert_eq!(history(&store, user).await, ids);
     assert!(store.ledger().audit().await.unwrap().balanced());
+}
+
+#[tokio::test]
+async fn bytewise_keys_keep_the_ledger_both_ways() {
+    let (backend, db, kind) = database_at(BEFORE_BYTEWISE_KEYS).await;
+    Migrator::up(&db, None).await.unwrap();
+    let store = reopen_as_store(db, &backend).await;
+    let user = UserId::generate();
+    let grant = TransferSpec::posted(
+        IdempotencyKey::parse("grant").unwrap(),
+        AccountRef::system(SystemAccount::Issuance, PointKind::High),
+        AccountRef::user(user, PointKind::High),
+        Amount::new(50).unwrap(),
+        Reason::Grant,
+        None,
+    );
+    let ids = vec![committed(&store, grant).await];
+    store.close().await;
+
+    let db = Database::connect(backend.database_url.as_str())
+        .await
+        .unwrap();
+    if kind == DbBackend::Postgres {
+        assert_eq!(key_collation(&db).await.as_deref(), Some("C"));
+        Migrator::down(&db, Some(1)).await.unwrap();
+        assert_eq!(
+            key_collation(&db).await,
+            None,
+            "the default collation once undone"
+        );
+        Migrator::up(&db, None).await.unwrap();
+        assert_eq!(key_collation(&db).await.as_deref(), Some("C"));
+    }
+    let store = reopen_as_store(db, &backend).await;
+    let high = AccountRef::user(user, PointKind::High);
+    assert_eq!(store.ledger().balance(high).await.unwrap().available(), 50);
+    assert_eq!(history(&store, user).await, ids);
+    assert!(store.ledger().audit().await.unwrap().balanced());
+}
+
+/// The collation PostgreSQL's account names have, if not the database's default.
+async fn key_collation(db: &DatabaseConnection) -> Option<String> {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT collation_name FROM information_schema.columns \
+             WHERE table_name = 'ledger_accounts' AND column_name = 'account'",
+        ))
+        .await
+        .unwrap()
+        .expect("the account column");
+    row.try_get("", "collation_name").unwrap()
 }
 
 /// Whether SQLite keeps the accounts in one B-tree ordered by their key.
