@@ -334,14 +334,7 @@ async fn accounts_clustered_by_key_keep_their_totals_and_chains_both_ways() {
     let user = UserId::generate();
     let mut ids = Vec::new();
     for spec in [
-        TransferSpec::posted(
-            IdempotencyKey::parse("grant").unwrap(),
-            AccountRef::system(SystemAccount::Issuance, PointKind::High),
-            AccountRef::user(user, PointKind::High),
-            Amount::new(50).unwrap(),
-            Reason::Grant,
-            None,
-        ),
+        grant_of_50(user),
         TransferSpec::posted(
             IdempotencyKey::parse("spend").unwrap(),
             AccountRef::user(user, PointKind::High),
@@ -380,15 +373,7 @@ async fn bytewise_keys_keep_the_ledger_both_ways() {
     Migrator::up(&db, None).await.unwrap();
     let store = reopen_as_store(db, &backend).await;
     let user = UserId::generate();
-    let grant = TransferSpec::posted(
-        IdempotencyKey::parse("grant").unwrap(),
-        AccountRef::system(SystemAccount::Issuance, PointKind::High),
-        AccountRef::user(user, PointKind::High),
-        Amount::new(50).unwrap(),
-        Reason::Grant,
-        None,
-    );
-    let ids = vec![committed(&store, grant).await];
+    let ids = vec![committed(&store, grant_of_50(user)).await];
     store.close().await;
 
     let db = Database::connect(backend.database_url.as_str())
@@ -410,6 +395,18 @@ async fn bytewise_keys_keep_the_ledger_both_ways() {
     assert_eq!(store.ledger().balance(high).await.unwrap().available(), 50);
     assert_eq!(history(&store, user).await, ids);
     assert!(store.ledger().audit().await.unwrap().balanced());
+}
+
+/// 50 `high` points granted to `user`.
+fn grant_of_50(user: UserId) -> TransferSpec {
+    TransferSpec::posted(
+        IdempotencyKey::parse("grant").unwrap(),
+        AccountRef::system(SystemAccount::Issuance, PointKind::High),
+        AccountRef::user(user, PointKind::High),
+        Amount::new(50).unwrap(),
+        Reason::Grant,
+        None,
+    )
 }
 
 /// The collation PostgreSQL's account names have, if not the database's default.
