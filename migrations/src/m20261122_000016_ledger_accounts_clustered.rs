@@ -1,6 +1,6 @@
 use sea_orm_migration::prelude::*;
 
-use crate::statements::execute_all;
+use crate::statements::execute_all_on;
 use sea_orm_migration::sea_orm::DbBackend;
 
 /// On SQLite the accounts table is rebuilt clustered by its key (`WITHOUT ROWID`), as
@@ -35,22 +35,13 @@ fn rebuild(options: &str) -> [String; 4] {
     ]
 }
 
-/// Rebuilds the accounts on SQLite; PostgreSQL is left as it is.
-async fn rebuild_on_sqlite(manager: &SchemaManager<'_>, options: &str) -> Result<(), DbErr> {
-    if manager.get_database_backend() == DbBackend::Postgres {
-        return Ok(());
-    }
-    let statements = rebuild(options);
-    execute_all(manager, &statements.each_ref().map(String::as_str)).await
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        rebuild_on_sqlite(manager, "WITHOUT ROWID").await
+        execute_all_on(manager, DbBackend::Sqlite, &rebuild("WITHOUT ROWID")).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        rebuild_on_sqlite(manager, "").await
+        execute_all_on(manager, DbBackend::Sqlite, &rebuild("")).await
     }
 }

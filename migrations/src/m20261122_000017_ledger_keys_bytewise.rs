@@ -1,6 +1,6 @@
 use sea_orm_migration::prelude::*;
 
-use crate::statements::execute_all;
+use crate::statements::execute_all_on;
 use sea_orm_migration::sea_orm::DbBackend;
 
 /// On PostgreSQL the ledger's text keys compare byte by byte (`COLLATE "C"`): account
@@ -29,22 +29,13 @@ fn collate(collation: &str) -> [String; 2] {
     ]
 }
 
-/// Gives the key columns `collation` on PostgreSQL; SQLite is left as it is.
-async fn collate_on_postgres(manager: &SchemaManager<'_>, collation: &str) -> Result<(), DbErr> {
-    if manager.get_database_backend() != DbBackend::Postgres {
-        return Ok(());
-    }
-    let statements = collate(collation);
-    execute_all(manager, &statements.each_ref().map(String::as_str)).await
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        collate_on_postgres(manager, "C").await
+        execute_all_on(manager, DbBackend::Postgres, &collate("C")).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        collate_on_postgres(manager, "default").await
+        execute_all_on(manager, DbBackend::Postgres, &collate("default")).await
     }
 }

@@ -155,7 +155,7 @@ pub(super) fn is_in<R: Serialize>(
 }
 
 /// The parameters holding `rows` of `fields` (each row serialises as an array, e.g. a
-/// tuple): one JSON document on SQLite, one array per column on PostgreSQL.
+/// tuple): one binary JSON document on SQLite, one array per column on PostgreSQL.
 pub(super) fn values<R: Serialize>(
     backend: DbBackend,
     fields: &[(&str, Field)],

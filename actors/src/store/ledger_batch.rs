@@ -233,14 +233,9 @@ fn push_transfers(
     now: chrono::DateTime<Utc>,
 ) {
     let backend = script.backend();
-    let prev = |account: &AccountRef, prev: Option<Uuid>| {
-        let first = prev.is_none() && chained(account);
-        let prev = if first {
-            Some(FOLLOWS_REPLACED_HEAD)
-        } else {
-            prev
-        };
-        prev.map(|id| id.simple().to_string())
+    let link = |account: &AccountRef, prev: Option<Uuid>| {
+        let first = chained(account).then_some(FOLLOWS_REPLACED_HEAD);
+        prev.or(first).map(|id| id.simple().to_string())
     };
     let rows: Vec<_> = fresh
         .iter()
@@ -257,8 +252,8 @@ fn push_transfers(
                 s.reason.as_str(),
                 s.reference.as_ref().map(|r| r.as_str()),
                 s.phase.name(),
-                prev(&s.debit, links.debit_prev),
-                prev(&s.credit, links.credit_prev),
+                link(&s.debit, links.debit_prev),
+                link(&s.credit, links.credit_prev),
             )
         })
         .collect();
@@ -276,20 +271,21 @@ fn push_transfers(
         ("credit_prev", Field::Uuid),
     ];
     let replaced = bulk_rows::uuid_literal(backend, FOLLOWS_REPLACED_HEAD);
-    let prev = |side: &str| {
-        format!(
-            "CASE t.{side}_prev WHEN {replaced} THEN (SELECT a.prev_head FROM ledger_accounts a \
-               WHERE a.account = t.{side}_account) ELSE t.{side}_prev END"
-        )
-    };
-    // The stored fields come before the links.
-    let mut columns: Vec<(&str, String)> = fields[..9]
+    // Each field is stored as it is, but a link marked as following the replaced head
+    // is read from the account.
+    let columns: Vec<(&str, String)> = fields
         .iter()
-        .map(|(name, _)| (*name, format!("t.{name}")))
+        .map(|(name, _)| {
+            let column = match name.strip_suffix("_prev") {
+                Some(side) => format!(
+                    "CASE t.{name} WHEN {replaced} THEN (SELECT a.prev_head \
+                       FROM ledger_accounts a WHERE a.account = t.{side}_account) \
+                     ELSE t.{name} END"
+                ),
+                None => format!("t.{name}"),
+            };
+            (*name, column)
+        })
         .collect();
-    columns.extend([
-        ("debit_prev", prev("debit")),
-        ("credit_prev", prev("credit")),
-    ]);
     bulk_rows::push_insert_computed(script, "ledger_transfers", &columns, &fields, &rows, now);
 }
