@@ -22,6 +22,7 @@ use sea_orm::{
 use sea_query_sqlx::SqlxValues;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
+use super::checkpoint::Backfill;
 use super::script::Script;
 use super::{Store, StoreError};
 
@@ -34,6 +35,8 @@ pub(super) struct LedgerWriter {
     slot: Arc<Mutex<Kept>>,
     /// Batches waiting for the slot.
     queued: Arc<AtomicUsize>,
+    /// Set when this writer should finish a WAL checkpoint (see `checkpoint`).
+    backfill: Backfill,
 }
 
 #[derive(Default)]
@@ -43,10 +46,11 @@ struct Kept {
 }
 
 impl LedgerWriter {
-    pub fn new() -> Self {
+    pub fn new(backfill: Backfill) -> Self {
         Self {
             slot: Arc::new(Mutex::new(Kept::default())),
             queued: Arc::new(AtomicUsize::new(0)),
+            backfill,
         }
     }
 }
@@ -97,6 +101,7 @@ impl BatchTxn {
             conn: Mutex::new(Some(conn)),
             kept,
             queued: writer.queued.clone(),
+            backfill: writer.backfill.clone(),
             ended: false,
         }))
     }
@@ -123,6 +128,15 @@ impl BatchTxn {
             Self::Pooled(txn) => Ok(txn.commit().await?),
             Self::Kept(mut txn) => {
                 txn.ended = true;
+                if txn.backfill.take() {
+                    // Nothing is appended while this runs, so it copies every frame
+                    // and the next batch starts the WAL over. The batch has committed
+                    // whatever happens here: a failure is only the WAL's to retry.
+                    let done = txn.execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)");
+                    if let Err(e) = done.await {
+                        tracing::warn!(error = %e, "WAL checkpoint after a batch failed");
+                    }
+                }
                 Ok(())
             }
         }
@@ -147,6 +161,7 @@ pub(super) struct KeptTxn {
     conn: Mutex<Option<PoolConnection<Sqlite>>>,
     kept: OwnedMutexGuard<Kept>,
     queued: Arc<AtomicUsize>,
+    backfill: Backfill,
     /// Committed or rolled back. A batch abandoned midway (an error) may leave its
     /// transaction open, so its connection is closed rather than used again.
     ended: bool,

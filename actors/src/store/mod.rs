@@ -135,11 +135,12 @@ impl Store {
                 o
             }
         });
+        let backfill = checkpoint::Backfill::default();
         let (reader, checkpointer) = if background_checkpoints {
             let mut side = options.clone();
             side.max_connections(2);
             let reader = Database::connect(side).await?;
-            let checkpoints = checkpoint::start(reader.clone());
+            let checkpoints = checkpoint::start(reader.clone(), backfill.clone());
             (Some(reader), Some(Arc::new(checkpoints)))
         } else {
             (None, None)
@@ -150,7 +151,7 @@ impl Store {
             db,
             outbox_written: Arc::new(Notify::new()),
             checkpointer,
-            ledger_writer: is_sqlite.then(ledger_writer::LedgerWriter::new),
+            ledger_writer: is_sqlite.then(|| ledger_writer::LedgerWriter::new(backfill)),
         })
     }
 
