@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use sea_orm::sqlx::pool::PoolConnection;
-use sea_orm::sqlx::{self, Executor, Sqlite};
+use sea_orm::sqlx::{self, Executor, Row, Sqlite};
 use sea_orm::{
     ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, ExecResult, QueryResult, RuntimeErr,
     Statement, Values,
@@ -129,13 +129,7 @@ impl BatchTxn {
             Self::Kept(mut txn) => {
                 txn.ended = true;
                 if txn.backfill.take() {
-                    // Nothing is appended while this runs, so it copies every frame
-                    // and the next batch starts the WAL over. The batch has committed
-                    // whatever happens here: a failure is only the WAL's to retry.
-                    let done = txn.execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)");
-                    if let Err(e) = done.await {
-                        tracing::warn!(error = %e, "WAL checkpoint after a batch failed");
-                    }
+                    txn.finish_checkpoint().await;
                 }
                 Ok(())
             }
@@ -188,6 +182,26 @@ impl Drop for KeptTxn {
 }
 
 impl KeptTxn {
+    /// Copies what the background checkpoints left: nothing is appended while this
+    /// runs, so it copies every frame and the next batch starts the WAL over. Blocked
+    /// by a background checkpoint still copying (or failed), it is asked again of the
+    /// next batch; the batch has committed whatever happens here.
+    async fn finish_checkpoint(&self) {
+        let pass = self.with(async |c| {
+            let row = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(&mut **c);
+            // Its first column: 1 when another checkpoint held the WAL.
+            row.await?.try_get::<i64, _>(0)
+        });
+        match pass.await {
+            Ok(0) => {}
+            Ok(_) => self.backfill.ask(),
+            Err(e) => {
+                tracing::warn!(error = %e, "WAL checkpoint after a batch failed");
+                self.backfill.ask();
+            }
+        }
+    }
+
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
         let done = self.with(async |c| c.execute(sqlx::AssertSqlSafe(sql)).await);
         done.await.map(Into::into)
