@@ -11,9 +11,7 @@ use medrt_actors::relay::{OutboxRelayActor, RelayArgs, RelayMsg, RelaySettings};
 use medrt_actors::store::GroupOutcome;
 use medrt_domain::event::Event;
 use medrt_domain::ids::UserId;
-use medrt_domain::ledger::{
-    AccountRef, Amount, IdempotencyKey, PointKind, Reason, SystemAccount, TransferSpec,
-};
+use medrt_domain::ledger::{Amount, IdempotencyKey, PointKind, TransferSpec};
 use ractor::Actor;
 
 /// A bus whose second publish fails; it records the users whose balance it carried.
@@ -54,13 +52,12 @@ impl Bus for FlakyBus {
 }
 
 fn grant(user: UserId) -> Vec<TransferSpec> {
-    vec![TransferSpec::posted(
-        IdempotencyKey::parse(&format!("grant-{user}")).unwrap(),
-        AccountRef::system(SystemAccount::Issuance, PointKind::High),
-        AccountRef::user(user, PointKind::High),
+    let key = IdempotencyKey::parse(&format!("grant-{user}")).unwrap();
+    vec![TransferSpec::grant(
+        key,
+        user,
+        PointKind::High,
         Amount::new(10).unwrap(),
-        Reason::Grant,
-        None,
     )]
 }
 

@@ -98,16 +98,8 @@ impl LedgerService {
         amount: Amount,
         key: IdempotencyKey,
     ) -> Result<Receipt, LedgerFailure> {
-        let issuance = AccountRef::system(SystemAccount::Issuance, kind);
-        self.single(TransferSpec::posted(
-            key,
-            issuance,
-            AccountRef::user(to, kind),
-            amount,
-            Reason::Grant,
-            None,
-        ))
-        .await
+        self.single(TransferSpec::grant(key, to, kind, amount))
+            .await
     }
 
     /// Points handed from an admin to one of their sub-accounts.

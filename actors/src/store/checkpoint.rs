@@ -30,6 +30,10 @@ const EVERY: Duration = Duration::from_millis(if cfg!(test) { 20 } else { 200 })
 /// of 4 KiB pages (1 MiB in unit tests, so they can cross it soon).
 const RESTART_AFTER_FRAMES: i64 = if cfg!(test) { 256 } else { 16_384 };
 
+/// A checkpoint that never waits for the writer. Its row: 1 when another checkpoint
+/// held the WAL (else 0), the frames in the WAL, the frames copied back.
+pub(super) const PASSIVE: &str = "PRAGMA wal_checkpoint(PASSIVE)";
+
 /// Set when the WAL should start over: the writer copies what the background
 /// checkpoints left (`take` tells it to, once).
 #[derive(Clone, Default)]
@@ -40,8 +44,7 @@ impl Backfill {
         self.0.store(true, Ordering::Release);
     }
 
-    /// Whether the writer was asked to finish a checkpoint; asking again is up to the
-    /// next background pass.
+    /// Whether the writer was asked to finish a checkpoint, which it is then no longer.
     pub(super) fn take(&self) -> bool {
         self.0.swap(false, Ordering::AcqRel)
     }
@@ -68,10 +71,9 @@ pub(super) fn start(side: DatabaseConnection, backfill: Backfill) -> Checkpointe
     Checkpointer(tokio::spawn(async move {
         let mut tick = tokio::time::interval(EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let pass = Statement::from_string(DbBackend::Sqlite, "PRAGMA wal_checkpoint(PASSIVE)");
+        let pass = Statement::from_string(DbBackend::Sqlite, PASSIVE);
         loop {
             tick.tick().await;
-            // Its row: whether it was blocked, the frames in the WAL, those copied back.
             let frames = match side.query_one_raw(pass.clone()).await {
                 Ok(row) => row.and_then(|r| r.try_get_by_index::<i64>(1).ok()),
                 Err(e) => {
@@ -140,14 +142,11 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_wal_starts_over_while_ledger_batches_never_pause() {
         use medrt_domain::ids::UserId;
-        use medrt_domain::ledger::{
-            AccountRef, Amount, IdempotencyKey, PointKind, Reason, SystemAccount, TransferSpec,
-        };
+        use medrt_domain::ledger::{Amount, IdempotencyKey, PointKind, TransferSpec};
         use sea_orm::ConnectionTrait;
 
         let (store, dir) = migrated_store().await;
         let threshold = super::RESTART_AFTER_FRAMES as u64 * 4096;
-        let issuance = AccountRef::system(SystemAccount::Issuance, PointKind::High);
         let writer = |w: usize| {
             let store = store.clone();
             tokio::spawn(async move {
@@ -155,15 +154,12 @@ mod tests {
                     let groups: Vec<Vec<TransferSpec>> = (0..100)
                         .map(|i| {
                             let key = IdempotencyKey::parse(&format!("w{w}-b{b}-{i}")).unwrap();
-                            let to = AccountRef::user(UserId::generate(), PointKind::High);
                             let one = Amount::new(1).unwrap();
-                            vec![TransferSpec::posted(
+                            vec![TransferSpec::grant(
                                 key,
-                                issuance,
-                                to,
+                                UserId::generate(),
+                                PointKind::High,
                                 one,
-                                Reason::Grant,
-                                None,
                             )]
                         })
                         .collect();

@@ -22,7 +22,7 @@ use sea_orm::{
 use sea_query_sqlx::SqlxValues;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
-use super::checkpoint::Backfill;
+use super::checkpoint::{self, Backfill};
 use super::script::Script;
 use super::{Store, StoreError};
 
@@ -188,8 +188,8 @@ impl KeptTxn {
     /// next batch; the batch has committed whatever happens here.
     async fn finish_checkpoint(&self) {
         let pass = self.with(async |c| {
-            let row = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(&mut **c);
-            // Its first column: 1 when another checkpoint held the WAL.
+            let row = sqlx::query(checkpoint::PASSIVE).fetch_one(&mut **c);
+            // Its first column says whether another checkpoint held the WAL.
             row.await?.try_get::<i64, _>(0)
         });
         match pass.await {

@@ -4,10 +4,11 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::account::AccountRef;
+use super::account::{AccountRef, SystemAccount};
 use super::book::LedgerError;
-use super::points::Amount;
+use super::points::{Amount, PointKind};
 pub use crate::ids::TransferId;
+use crate::ids::UserId;
 
 /// The caller's name for one intended movement: retrying with it never moves twice.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -163,6 +164,18 @@ impl TransferSpec {
         }
     }
 
+    /// New points of `kind` for `to`, from the issuance account.
+    pub fn grant(key: IdempotencyKey, to: UserId, kind: PointKind, amount: Amount) -> Self {
+        Self::posted(
+            key,
+            AccountRef::system(SystemAccount::Issuance, kind),
+            AccountRef::user(to, kind),
+            amount,
+            Reason::Grant,
+            None,
+        )
+    }
+
     /// Two different accounts of the same kind.
     pub fn check_shape(&self) -> Result<(), LedgerError> {
         if self.debit == self.credit {
@@ -192,6 +205,21 @@ pub struct Transfer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_grant_moves_points_of_its_kind_from_issuance_to_the_user() {
+        let (user, kind) = (UserId::generate(), PointKind::Low);
+        let key = IdempotencyKey::parse("g-1").unwrap();
+        let spec = TransferSpec::grant(key, user, kind, Amount::new(5).unwrap());
+        assert_eq!(
+            spec.debit,
+            AccountRef::system(SystemAccount::Issuance, kind)
+        );
+        assert_eq!(spec.credit, AccountRef::user(user, kind));
+        assert_eq!(spec.reason, Reason::Grant);
+        assert_eq!(spec.phase, Phase::Posted);
+        assert_eq!(spec.check_shape(), Ok(()));
+    }
 
     #[test]
     fn keys_are_bounded_visible_ascii() {

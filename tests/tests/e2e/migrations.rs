@@ -399,14 +399,8 @@ async fn bytewise_keys_keep_the_ledger_both_ways() {
 
 /// 50 `high` points granted to `user`.
 fn grant_of_50(user: UserId) -> TransferSpec {
-    TransferSpec::posted(
-        IdempotencyKey::parse("grant").unwrap(),
-        AccountRef::system(SystemAccount::Issuance, PointKind::High),
-        AccountRef::user(user, PointKind::High),
-        Amount::new(50).unwrap(),
-        Reason::Grant,
-        None,
-    )
+    let key = IdempotencyKey::parse("grant").unwrap();
+    TransferSpec::grant(key, user, PointKind::High, Amount::new(50).unwrap())
 }
 
 /// The collation PostgreSQL's account names have, if not the database's default.
