@@ -4,7 +4,9 @@
 //! for each new row count and bind thousands of parameters.
 //!
 //! SQLite takes the rows as one array of row arrays in its binary JSON (`jsonb`,
-//! nothing to parse) and unpacks it itself (`jsonb_each`). PostgreSQL takes one typed array
+//! nothing to parse) and unpacks it itself (`jsonb_each`); fields every row agrees on
+//! go once in a second array beside it (`jsonb_shared`), so the text depends on which
+//! fields those are: a few variants, each prepared once. PostgreSQL takes one typed array
 //! per column, sent in binary and unpacked by `unnest`: no text to parse, where JSON
 //! cost it a parse of the document, numbers as `numeric` and every field read back
 //! as text. (Measured with `bench ledger`; see the README.)
@@ -14,8 +16,8 @@ use sea_orm::sea_query::ArrayType;
 use sea_orm::{DbBackend, Value};
 use serde::Serialize;
 
-use super::jsonb;
 use super::script::Script;
+use super::{jsonb, jsonb_shared};
 
 /// What a field of the rows holds, and so how it becomes a column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,25 +66,48 @@ pub(super) fn param(backend: DbBackend, n: usize) -> String {
     }
 }
 
-/// `SELECT <fields>, <extra> FROM <rows of parameters n…>`, in row order. Fields are
-/// named as given; `extra` are further select expressions (e.g. a shared timestamp).
+/// Which fields of a batch's rows are bound once, the same for every row, instead of
+/// with each row (SQLite; see `jsonb_shared`). Bit `i` stands for field `i`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Shared(u64);
+
+impl Shared {
+    fn has(self, field: usize) -> bool {
+        self.0 & 1 << field != 0
+    }
+}
+
+/// `SELECT <fields>, <extra> FROM <rows of parameters n…>`, in row order, for rows
+/// bound as `values` bound them (`shared` as it said). Fields are named as given;
+/// `extra` are further select expressions (e.g. a shared timestamp).
 pub(super) fn select(
     backend: DbBackend,
     n: usize,
     fields: &[(&str, Field)],
+    shared: Shared,
     extra: &[&str],
 ) -> String {
     if backend == DbBackend::Postgres {
         return select_arrays(n, fields, extra);
     }
+    // Each field is read from its row or, when shared, from the parameter after the
+    // rows, which SQLite reads once for the whole statement.
+    let (mut in_row, mut in_shared) = (0, 0);
     let mut columns: Vec<String> = fields
         .iter()
         .enumerate()
-        .map(|(i, (name, field))| match field {
-            Field::Text | Field::NullableText | Field::BigInt => {
-                format!("r.value->>{i} AS {name}")
+        .map(|(i, (name, field))| {
+            let value = if shared.has(i) {
+                in_shared += 1;
+                format!("{}->>{}", param(backend, n + 1), in_shared - 1)
+            } else {
+                in_row += 1;
+                format!("r.value->>{}", in_row - 1)
+            };
+            match field {
+                Field::Text | Field::NullableText | Field::BigInt => format!("{value} AS {name}"),
+                Field::Uuid => format!("unhex({value}) AS {name}"),
             }
-            Field::Uuid => format!("unhex(r.value->>{i}) AS {name}"),
         })
         .collect();
     columns.extend(extra.iter().map(|e| (*e).to_owned()));
@@ -149,23 +174,31 @@ pub(super) fn is_in<R: Serialize>(
     rows: &[R],
 ) -> (String, Vec<Value>) {
     let fields = [(column, field)];
-    let values = select(backend, 1, &fields, &[]);
-    let sql = format!("{column} IN (SELECT k.{column} FROM ({values}) AS k)");
-    (sql, self::values(backend, &fields, rows))
+    let (values, shared) = self::values(backend, &fields, rows);
+    let select = select(backend, 1, &fields, shared, &[]);
+    let sql = format!("{column} IN (SELECT k.{column} FROM ({select}) AS k)");
+    (sql, values)
 }
 
 /// The parameters holding `rows` of `fields` (each row serialises as an array, e.g. a
-/// tuple): one binary JSON document on SQLite, one array per column on PostgreSQL.
+/// tuple), and which fields they bind once for every row: on SQLite one binary JSON
+/// document of the rows and, if the rows agree on some fields, one of those fields;
+/// on PostgreSQL one array per column.
 pub(super) fn values<R: Serialize>(
     backend: DbBackend,
     fields: &[(&str, Field)],
     rows: &[R],
-) -> Vec<Value> {
+) -> (Vec<Value>, Shared) {
     if backend != DbBackend::Postgres {
         // Sized up front: a batch's document would otherwise be copied as it grows.
         let capacity = 8 + rows.len() * fields.len() * 24;
         let doc = jsonb::to_vec(rows, capacity).expect("rows of plain values serialise");
-        return vec![Value::Bytes(Some(doc))];
+        let split = jsonb_shared::split(doc);
+        let values = std::iter::once(split.rows).chain(split.shared);
+        return (
+            values.map(|doc| Value::Bytes(Some(doc))).collect(),
+            Shared(split.mask),
+        );
     }
     let mut cells: Vec<_> = rows
         .iter()
@@ -182,7 +215,7 @@ pub(super) fn values<R: Serialize>(
             .collect();
         push_array(&mut values, *field, column);
     }
-    values
+    (values, Shared::default())
 }
 
 /// Appends the PostgreSQL array(s) holding one column of a field's cells.
@@ -254,12 +287,12 @@ pub(super) fn push_insert_computed<R: Serialize>(
     let backend = script.backend();
     let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
     let exprs: Vec<&str> = columns.iter().map(|(_, expr)| expr.as_str()).collect();
-    let mut values = self::values(backend, fields, rows);
+    let (mut values, shared) = self::values(backend, fields, rows);
     // The stamp is the parameter after the rows'.
     let stamp = values.len();
     values.push(Value::from(now));
     script.push(values, |first| {
-        let source = select(backend, first, fields, &[]);
+        let source = select(backend, first, fields, shared, &[]);
         format!(
             "INSERT INTO {table} ({}, created_at) SELECT {}, {} FROM ({source}) AS t",
             names.join(", "),
@@ -274,37 +307,75 @@ mod tests {
     use super::*;
     use sea_orm::{ConnectionTrait, Database, Statement};
 
-    #[tokio::test]
-    async fn sqlite_unpacks_rows_in_order_with_their_types() {
+    type Unpacked = (String, i64, Option<uuid::Uuid>, Option<String>, i64);
+
+    const FIELDS: [(&str, Field); 4] = [
+        ("a", Field::Text),
+        ("b", Field::BigInt),
+        ("c", Field::Uuid),
+        ("e", Field::NullableText),
+    ];
+
+    /// `data` bound and selected as a batch's rows are, each with a stamp after them.
+    async fn round_trip(data: &[(&str, i64, Option<String>, Option<&str>)]) -> Vec<Unpacked> {
         let db = Database::connect("sqlite::memory:").await.unwrap();
-        let fields = [("a", Field::Text), ("b", Field::BigInt), ("c", Field::Uuid)];
-        let sql = select(DbBackend::Sqlite, 1, &fields, &["?2 AS d"]);
-        let id = uuid::Uuid::now_v7();
-        let data = [("x", 3i64, Some(id.simple().to_string())), ("y", -1, None)];
+        let (mut values, shared) = values(DbBackend::Sqlite, &FIELDS, data);
+        let stamp = format!("?{} AS d", values.len() + 1);
+        let sql = select(DbBackend::Sqlite, 1, &FIELDS, shared, &[&stamp]);
+        values.push(Value::from(7i64));
         let found = db
             .query_all_raw(Statement::from_sql_and_values(
                 DbBackend::Sqlite,
                 sql,
-                values(DbBackend::Sqlite, &fields, &data)
-                    .into_iter()
-                    .chain([Value::from(7i64)]),
+                values,
             ))
             .await
             .unwrap();
-        let got: Vec<(String, i64, Option<uuid::Uuid>, i64)> = found
+        found
             .iter()
             .map(|r| {
                 (
                     r.try_get("", "a").unwrap(),
                     r.try_get("", "b").unwrap(),
                     r.try_get("", "c").unwrap(),
+                    r.try_get("", "e").unwrap(),
                     r.try_get("", "d").unwrap(),
                 )
             })
-            .collect();
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn sqlite_unpacks_rows_in_order_with_their_types() {
+        let id = uuid::Uuid::now_v7();
+        let data = [
+            ("x", 3i64, Some(id.simple().to_string()), Some("p")),
+            ("y", -1, None, None),
+        ];
         assert_eq!(
-            got,
-            vec![("x".into(), 3, Some(id), 7), ("y".into(), -1, None, 7)]
+            round_trip(&data).await,
+            vec![
+                ("x".into(), 3, Some(id), Some("p".into()), 7),
+                ("y".into(), -1, None, None, 7)
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn fields_all_rows_agree_on_read_the_same_once_bound() {
+        let id = uuid::Uuid::now_v7();
+        let hex = Some(id.simple().to_string());
+        // Only the text differs; the number, the id and the NULL are shared.
+        let data = [
+            ("x", 5i64, hex.clone(), None),
+            ("y", 5, hex.clone(), None),
+            ("z", 5, hex, None),
+        ];
+        let (values, shared) = values(DbBackend::Sqlite, &FIELDS, &data);
+        assert_eq!((values.len(), shared), (2, Shared(0b1110)));
+        assert_eq!(
+            round_trip(&data).await,
+            ["x", "y", "z"].map(|a| (a.into(), 5, Some(id), None, 7))
         );
     }
 
@@ -315,7 +386,13 @@ mod tests {
             ("b", Field::NullableText),
             ("c", Field::Uuid),
         ];
-        let sql = select(DbBackend::Postgres, 2, &fields, &["$6 AS d"]);
+        let sql = select(
+            DbBackend::Postgres,
+            2,
+            &fields,
+            Shared::default(),
+            &["$6 AS d"],
+        );
         assert_eq!(
             sql,
             "SELECT r.c0 AS a, CASE WHEN r.c2 THEN NULL ELSE r.c1 END AS b, \

@@ -123,7 +123,8 @@ pub(super) async fn apply(
         .into_iter()
         .chain(["pe", "se", "re", "po", "cb", "vo", "sa", "rc"].map(|name| (name, Field::BigInt)));
     let fields: Vec<_> = fields.collect();
-    let source = bulk_rows::select(backend, 1, &fields, &[]);
+    let (values, shared) = bulk_rows::values(backend, &fields, &rows);
+    let source = bulk_rows::select(backend, 1, &fields, shared, &[]);
     let sql = format!(
         "WITH v AS ({source}) \
          UPDATE commission_totals SET \
@@ -138,11 +139,7 @@ pub(super) async fn apply(
          FROM v WHERE commission_totals.distributor_id = v.d"
     );
     let moved = txn
-        .execute_raw(Statement::from_sql_and_values(
-            backend,
-            sql,
-            bulk_rows::values(backend, &fields, &rows),
-        ))
+        .execute_raw(Statement::from_sql_and_values(backend, sql, values))
         .await?
         .rows_affected();
     if moved != rows.len() as u64 {

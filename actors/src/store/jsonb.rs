@@ -17,7 +17,7 @@ const FALSE: u8 = 2;
 const INT: u8 = 3;
 /// Text that needs no escaping to be read: SQLite escapes it if it ever writes JSON.
 const TEXT_RAW: u8 = 10;
-const ARRAY: u8 = 11;
+pub(super) const ARRAY: u8 = 11;
 
 /// `value` as one JSONB element, written into a buffer of `capacity` bytes to start with.
 pub(super) fn to_vec<T: Serialize + ?Sized>(value: &T, capacity: usize) -> Result<Vec<u8>, Error> {
@@ -28,7 +28,7 @@ pub(super) fn to_vec<T: Serialize + ?Sized>(value: &T, capacity: usize) -> Resul
 
 /// The header of an element of `kind` whose payload is `size` bytes long, as short as
 /// the size allows: its bytes and their number.
-fn header(kind: u8, size: usize) -> ([u8; 9], usize) {
+pub(super) fn header(kind: u8, size: usize) -> ([u8; 9], usize) {
     let mut head = [0; 9];
     // Up to 11 in the header byte itself; else its high nibble says in how many
     // big-endian bytes after it.

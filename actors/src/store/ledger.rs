@@ -255,8 +255,9 @@ async fn balances_of<C: ConnectionTrait>(
     let keys: Vec<(String,)> = accounts.iter().map(|a| (a.to_string(),)).collect();
     let fields = [("account", Field::Text)];
     let mut script = Script::new(backend);
-    script.push(bulk_rows::values(backend, &fields, &keys), |first| {
-        let asked = bulk_rows::select(backend, first, &fields, &[place]);
+    let (values, shared) = bulk_rows::values(backend, &fields, &keys);
+    script.push(values, |first| {
+        let asked = bulk_rows::select(backend, first, &fields, shared, &[place]);
         format!(
             "SELECT {array}(k.i, a.debits_posted, a.credits_posted, a.debits_pending, \
                a.credits_pending{close} AS found \

@@ -185,8 +185,9 @@ fn push_balance_moves(
         ("cpe", Field::BigInt),
         ("head", Field::Uuid),
     ];
-    script.push(bulk_rows::values(backend, &fields, &rows), |first| {
-        let source = bulk_rows::select(backend, first, &fields, &[]);
+    let (values, shared) = bulk_rows::values(backend, &fields, &rows);
+    script.push(values, |first| {
+        let source = bulk_rows::select(backend, first, &fields, shared, &[]);
         // `WHERE true` tells SQLite's parser the upsert's ON is not a join constraint.
         format!(
             "INSERT INTO ledger_accounts (account, kind, debits_posted, credits_posted, \

@@ -12,6 +12,7 @@ mod distributors;
 mod entities;
 mod error;
 mod jsonb;
+mod jsonb_shared;
 mod key_values;
 mod ledger;
 mod ledger_batch;
