@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 
+use foldhash::fast::RandomState;
+
 use medrt_domain::ledger::{AccountRef, TransferSpec};
 use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 
@@ -15,7 +17,8 @@ pub struct AccountsActor;
 pub struct AccountsState {
     store: Store,
     committer: ActorRef<CommitterMsg>,
-    live: HashMap<AccountRef, ActorRef<AccountMsg>>,
+    /// Looked up on every request: foldhash, not SipHash.
+    live: HashMap<AccountRef, ActorRef<AccountMsg>, RandomState>,
     by_id: HashMap<ActorId, AccountRef>,
 }
 
@@ -49,7 +52,7 @@ impl Actor for AccountsActor {
         Ok(AccountsState {
             store,
             committer,
-            live: HashMap::new(),
+            live: HashMap::default(),
             by_id: HashMap::new(),
         })
     }

@@ -66,6 +66,15 @@ pub(super) fn param(backend: DbBackend, n: usize) -> String {
     }
 }
 
+/// A field written as its `Display` text, with no `String` in between.
+pub(super) struct Text<T>(pub T);
+
+impl<T: std::fmt::Display> Serialize for Text<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&self.0)
+    }
+}
+
 /// Which fields of a batch's rows are bound once, the same for every row, instead of
 /// with each row (SQLite; see `jsonb_shared`). Bit `i` stands for field `i`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

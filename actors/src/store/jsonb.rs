@@ -147,6 +147,17 @@ impl<'a> ser::Serializer for Writer<'a> {
         Ok(())
     }
 
+    /// Formatted straight into the document (no `String` in between); its header goes
+    /// before it once its length is known.
+    fn collect_str<T: std::fmt::Display + ?Sized>(self, value: &T) -> Result<(), Error> {
+        use std::io::Write;
+        let start = self.out.len();
+        write!(self.out, "{value}").map_err(|e| ser::Error::custom(e.to_string()))?;
+        let (head, len) = header(TEXT_RAW, self.out.len() - start);
+        self.out.splice(start..start, head[..len].iter().copied());
+        Ok(())
+    }
+
     fn serialize_bytes(self, _: &[u8]) -> Result<(), Error> {
         Err(unsupported("bytes"))
     }
@@ -317,6 +328,21 @@ mod tests {
                 as_json(blob).await,
                 serde_json::to_string(&rows).unwrap(),
                 "{n} rows"
+            );
+        }
+    }
+
+    #[test]
+    fn displayed_text_is_written_as_the_same_text() {
+        use crate::store::bulk_rows::Text;
+        let (long, longer) = ("k".repeat(300), "m".repeat(70_000));
+        for s in ["", "short", "中文 and \"quotes\"", &long, &longer] {
+            let displayed = to_vec(&[(Text(s), 1)], 0).unwrap();
+            assert_eq!(
+                displayed,
+                to_vec(&[(s, 1)], 0).unwrap(),
+                "{} bytes",
+                s.len()
             );
         }
     }

@@ -11,7 +11,9 @@
 //! key was already used, the transaction rolls back and the caller falls back to the
 //! per-group path, which finds out exactly which request to refuse or replay.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use foldhash::fast::RandomState;
 
 use chrono::Utc;
 use medrt_domain::ids::UserId;
@@ -20,17 +22,17 @@ use sea_orm::sqlx;
 use sea_orm::{DbErr, RuntimeErr, SqlErr};
 use uuid::Uuid;
 
-use super::bulk_rows::{self, Field};
+use super::bulk_rows::{self, Field, Text};
 use super::ledger::{GroupOutcome, user_lock};
 use super::ledger_batch_events::push_guarded_events;
-use super::ledger_history::{Chains, Links, chained, new_heads};
+use super::ledger_history::{AccountMap, Chains, Links, chained, new_heads};
 use super::ledger_writer::BatchTxn;
 use super::script::Script;
 use super::{Store, StoreError};
 
 /// Whether every group is one plain posted or pending transfer with a key of its own.
 pub(super) fn eligible(groups: &[Vec<TransferSpec>]) -> bool {
-    let mut keys = HashSet::with_capacity(groups.len());
+    let mut keys = HashSet::with_capacity_and_hasher(groups.len(), RandomState::default());
     groups.iter().all(|g| {
         matches!(g.as_slice(), [s] if matches!(s.phase, Phase::Posted | Phase::Pending)
             && s.reverses.is_none()
@@ -114,10 +116,14 @@ pub(super) async fn commit(
     };
     // Each transfer's predecessors within the batch; the first on an account follows
     // the head the upsert replaced, which the insert reads.
-    let mut chains = Chains::new(HashMap::new());
+    let capacity = fresh.len();
+    let mut chains = Chains::new(AccountMap::with_capacity_and_hasher(
+        capacity,
+        RandomState::default(),
+    ));
     let links: Vec<Links> = fresh.iter().map(|t| chains.link(t)).collect();
     // What the batch credits each user account it debits (see `push_guarded_events`).
-    let debited: HashMap<AccountRef, u64> = first
+    let debited: AccountMap<u64> = first
         .iter()
         .filter(|(account, d)| {
             account.must_stay_non_negative() && (d.debits_posted > 0 || d.debits_pending > 0)
@@ -134,7 +140,7 @@ pub(super) async fn commit(
     // account, which the other writer's batch also moves, is locked only until the
     // commit.
     if !last.is_empty() {
-        push_balance_moves(&mut script, &last, &HashMap::new());
+        push_balance_moves(&mut script, &last, &AccountMap::default());
     }
     let txn = BatchTxn::begin(store).await?;
     txn.close_script(&mut script);
@@ -157,7 +163,7 @@ pub(super) async fn commit(
 fn push_balance_moves(
     script: &mut Script,
     deltas: &BTreeMap<AccountRef, Delta>,
-    heads: &HashMap<AccountRef, Uuid>,
+    heads: &AccountMap<Uuid>,
 ) {
     let backend = script.backend();
     // Upserted (and so locked) in `LOCK_ORDER`.
@@ -171,7 +177,7 @@ fn push_balance_moves(
                 d.credits_posted,
                 d.debits_pending,
                 d.credits_pending,
-                heads.get(account).map(|id| id.simple().to_string()),
+                heads.get(account).map(|id| id.simple()),
             )
         })
         .collect();
@@ -236,7 +242,7 @@ fn push_transfers(
     let backend = script.backend();
     let link = |account: &AccountRef, prev: Option<Uuid>| {
         let first = chained(account).then_some(FOLLOWS_REPLACED_HEAD);
-        prev.or(first).map(|id| id.simple().to_string())
+        prev.or(first).map(Uuid::simple)
     };
     let rows: Vec<_> = fresh
         .iter()
@@ -244,10 +250,10 @@ fn push_transfers(
         .map(|(t, links)| {
             let s = &t.spec;
             (
-                t.id.as_uuid().simple().to_string(),
+                t.id.as_uuid().simple(),
                 s.key.as_str(),
-                s.debit.to_string(),
-                s.credit.to_string(),
+                Text(s.debit),
+                Text(s.credit),
                 s.debit.kind.as_str(),
                 s.amount.get(),
                 s.reason.as_str(),

@@ -5,7 +5,7 @@
 //! checked between a batch's writes: the batch is one script, which on SQLite is one
 //! hand-off to its connection's thread while the write lock is held.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use medrt_domain::event::Event;
@@ -14,7 +14,8 @@ use medrt_domain::ledger::{AccountRef, PointKind};
 use sea_orm::DbBackend;
 
 use super::StoreError;
-use super::bulk_rows::{self, Field};
+use super::bulk_rows::{self, Field, Text};
+use super::ledger_history::AccountMap;
 use super::outbox::Outbox;
 use super::script::Script;
 
@@ -26,7 +27,7 @@ use super::script::Script;
 pub(super) fn push_guarded_events(
     script: &mut Script,
     users: &BTreeSet<UserId>,
-    debited: &HashMap<AccountRef, u64>,
+    debited: &AccountMap<u64>,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let backend = script.backend();
@@ -46,7 +47,7 @@ pub(super) fn push_guarded_events(
         .map(|&u| {
             let [high, low] = PointKind::ALL.map(|kind| AccountRef::user(u, kind));
             let guard = |a| debited.get(&a).map_or(-1, |&c| c as i64);
-            (u.to_string(), guard(high), guard(low))
+            (Text(u), guard(high), guard(low))
         })
         .collect();
     let user_fields = [

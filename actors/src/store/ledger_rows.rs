@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::StoreError;
 use super::entities::{ledger_accounts as accounts, ledger_transfers as transfers};
-use super::ledger_history::Links;
+use super::ledger_history::{AccountMap, Links};
 
 pub(super) fn account_row(account: AccountRef) -> accounts::ActiveModel {
     accounts::ActiveModel {
@@ -83,9 +83,7 @@ pub(super) fn balances_from_json(
 }
 
 /// The history heads an update replaced (`prev_head`), by account.
-pub(super) fn replaced_heads(
-    rows: &[QueryResult],
-) -> Result<HashMap<AccountRef, Option<Uuid>>, StoreError> {
+pub(super) fn replaced_heads(rows: &[QueryResult]) -> Result<AccountMap<Option<Uuid>>, StoreError> {
     rows.iter()
         .map(|row| {
             let account: String = row.try_get("", "account")?;
