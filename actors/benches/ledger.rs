@@ -10,7 +10,7 @@
 //! each batch's keys then land together at the end of the unique index. `--keys random`
 //! uses UUIDv4 instead, each key on an index page of its own.
 //!
-//! Run: `make bench` or `cargo bench -p medrt-actors --bench ledger -- [--seconds 3] [--clients 1,16,256] [--path actors|naive|store] [--keys ordered|random] [--commit-delay-us 500] [--batch-max 1024]`.
+//! Run: `make bench` or `cargo bench -p medrt-actors --bench ledger -- [--seconds 3] [--clients 1,16,256] [--path actors|naive|store] [--keys ordered|random] [--commit-delay-us 1000] [--batch-max 1024]`.
 
 #[path = "../tests/support/mod.rs"]
 mod support;

@@ -52,7 +52,7 @@ pub async fn open_store(url: &str) -> Store {
 pub fn batches_of(batch_max: usize) -> CommitSettings {
     CommitSettings {
         batch_max,
-        commit_delay: Duration::from_micros(500),
+        commit_delay: Duration::from_micros(1000),
     }
 }
 
