@@ -76,13 +76,18 @@ impl<T: std::fmt::Display> Serialize for Text<T> {
 }
 
 /// Which fields of a batch's rows are bound once, the same for every row, instead of
-/// with each row (SQLite; see `jsonb_shared`). Bit `i` stands for field `i`.
+/// with each row, and whether each row is its one other field (SQLite; see
+/// `jsonb_shared`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(super) struct Shared(u64);
+pub(super) struct Shared {
+    /// Bit `i` stands for field `i`.
+    mask: u64,
+    bare: bool,
+}
 
 impl Shared {
     fn has(self, field: usize) -> bool {
-        self.0 & 1 << field != 0
+        self.mask & 1 << field != 0
     }
 }
 
@@ -109,6 +114,8 @@ pub(super) fn select(
             let value = if shared.has(i) {
                 in_shared += 1;
                 format!("{}->>{}", param(backend, n + 1), in_shared - 1)
+            } else if shared.bare {
+                "r.value".to_owned()
             } else {
                 in_row += 1;
                 format!("r.value->>{}", in_row - 1)
@@ -204,10 +211,11 @@ pub(super) fn values<R: Serialize>(
         let doc = jsonb::to_vec(rows, capacity).expect("rows of plain values serialise");
         let split = jsonb_shared::split(doc);
         let values = std::iter::once(split.rows).chain(split.shared);
-        return (
-            values.map(|doc| Value::Bytes(Some(doc))).collect(),
-            Shared(split.mask),
-        );
+        let shared = Shared {
+            mask: split.mask,
+            bare: split.bare,
+        };
+        return (values.map(|doc| Value::Bytes(Some(doc))).collect(), shared);
     }
     let mut cells: Vec<_> = rows
         .iter()
@@ -372,20 +380,40 @@ mod tests {
 
     #[tokio::test]
     async fn fields_all_rows_agree_on_read_the_same_once_bound() {
-        let id = uuid::Uuid::now_v7();
-        let hex = Some(id.simple().to_string());
-        // Only the text differs; the number, the id and the NULL are shared.
-        let data = [
-            ("x", 5i64, hex.clone(), None),
-            ("y", 5, hex.clone(), None),
-            ("z", 5, hex, None),
+        let (a, b) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+        let hex = |id: uuid::Uuid| Some(id.simple().to_string());
+        let cases = [
+            // Only the text differs: each row is that text alone.
+            (
+                [("x", 5i64, hex(a), None), ("y", 5, hex(a), None)],
+                0b1110,
+                true,
+            ),
+            // Text and number differ; the id and the NULL are shared.
+            (
+                [("x", 5, hex(a), None), ("y", 6, hex(a), None)],
+                0b1100,
+                false,
+            ),
+            // Only the id differs: each row is that id alone.
+            (
+                [("x", 5, hex(a), Some("n")), ("x", 5, hex(b), Some("n"))],
+                0b1011,
+                true,
+            ),
         ];
-        let (values, shared) = values(DbBackend::Sqlite, &FIELDS, &data);
-        assert_eq!((values.len(), shared), (2, Shared(0b1110)));
-        assert_eq!(
-            round_trip(&data).await,
-            ["x", "y", "z"].map(|a| (a.into(), 5, Some(id), None, 7))
-        );
+        for (data, mask, bare) in cases {
+            let (_, shared) = values(DbBackend::Sqlite, &FIELDS, &data);
+            assert_eq!(shared, Shared { mask, bare });
+            let expected: Vec<Unpacked> = data
+                .iter()
+                .map(|(t, n, id, e)| {
+                    let id = id.as_deref().map(|h| uuid::Uuid::try_parse(h).unwrap());
+                    ((*t).into(), *n, id, e.map(Into::into), 7)
+                })
+                .collect();
+            assert_eq!(round_trip(&data).await, expected);
+        }
     }
 
     #[test]

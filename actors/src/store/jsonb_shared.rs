@@ -3,7 +3,8 @@
 //! amount. SQLite unpacks each field of each row with a function call (`->>`, about a
 //! third of the ledger writer thread's instructions under callgrind), but evaluates a
 //! deterministic function of parameters only once per statement: a shared field read
-//! from a parameter costs nothing per row.
+//! from a parameter costs nothing per row. Rows left with one field are that field
+//! itself (`jsonb_each` gives it as its value), not an array to unpack.
 
 use std::ops::Range;
 
@@ -17,29 +18,30 @@ pub(super) struct Split {
     pub shared: Option<Vec<u8>>,
     /// Bit `i` is set when field `i` is shared.
     pub mask: u64,
+    /// Each row is its one field that is not shared, not an array of it.
+    pub bare: bool,
 }
 
 /// Takes the fields every row agrees on out of `doc`, an array of rows of scalar
-/// fields as `jsonb::to_vec` writes it. Fewer than two rows share nothing.
+/// fields as `jsonb::to_vec` writes it. Fewer than two rows stay as they are.
 pub(super) fn split(doc: Vec<u8>) -> Split {
+    let whole = |rows| Split {
+        rows,
+        shared: None,
+        mask: 0,
+        bare: false,
+    };
     let Some((width, cells)) = table(&doc) else {
-        return Split {
-            rows: doc,
-            shared: None,
-            mask: 0,
-        };
+        return whole(doc);
     };
     let cell = |row: usize, field: usize| &doc[cells[row * width + field].clone()];
     let rows = cells.len() / width;
     let mask = (0..width)
         .filter(|&f| (1..rows).all(|r| cell(r, f) == cell(0, f)))
         .fold(0u64, |mask, f| mask | 1 << f);
-    if mask == 0 {
-        return Split {
-            rows: doc,
-            shared: None,
-            mask,
-        };
+    let bare = width - mask.count_ones() as usize == 1;
+    if mask == 0 && !bare {
+        return whole(doc);
     }
     let is_shared = |f: usize| mask & 1 << f != 0;
     let shared = (0..width).filter(|&f| is_shared(f)).map(|f| cell(0, f));
@@ -48,27 +50,33 @@ pub(super) fn split(doc: Vec<u8>) -> Split {
             .filter(move |&f| !is_shared(f))
             .map(move |f| cell(r, f))
     };
-    // Sized first, so that the rows are written once, each straight after its header.
+    // Sized first, so that the rows are written once, each straight after its header
+    // (a bare row has none).
     let kept_size = |r: usize| kept(r).map(<[u8]>::len).sum::<usize>();
-    let rows_size: usize = (0..rows)
-        .map(|r| {
-            let size = kept_size(r);
-            header(ARRAY, size).1 + size
-        })
-        .sum();
+    let row_size = |r: usize| {
+        let size = kept_size(r);
+        size + if bare { 0 } else { header(ARRAY, size).1 }
+    };
+    let rows_size: usize = (0..rows).map(row_size).sum();
     let mut out = Vec::with_capacity(9 + rows_size);
     push_header(&mut out, rows_size);
     for r in 0..rows {
-        push_header(&mut out, kept_size(r));
+        if !bare {
+            push_header(&mut out, kept_size(r));
+        }
         kept(r).for_each(|c| out.extend_from_slice(c));
     }
-    let mut one = Vec::new();
-    push_header(&mut one, shared.clone().map(<[u8]>::len).sum());
-    shared.for_each(|c| one.extend_from_slice(c));
+    let shared = (mask != 0).then(|| {
+        let mut one = Vec::new();
+        push_header(&mut one, shared.clone().map(<[u8]>::len).sum());
+        shared.for_each(|c| one.extend_from_slice(c));
+        one
+    });
     Split {
         rows: out,
-        shared: Some(one),
+        shared,
         mask,
+        bare,
     }
 }
 
@@ -143,7 +151,7 @@ mod tests {
             ("c", 2, "same", None, long.as_str()),
         ];
         let split = split(to_vec(&rows, 0).unwrap());
-        assert_eq!(split.mask, 0b11100);
+        assert_eq!((split.mask, split.bare), (0b11100, false));
         let kept: Vec<(&str, i64)> = rows.iter().map(|r| (r.0, r.1)).collect();
         assert_eq!(split.rows, to_vec(&kept, 0).unwrap());
         let shared = ("same", None::<&str>, long.as_str());
@@ -152,19 +160,34 @@ mod tests {
 
     #[test]
     fn a_single_row_or_rows_that_agree_on_nothing_stay_whole() {
-        let one = to_vec(&[("a", 1i64)], 0).unwrap();
-        let split1 = split(one.clone());
-        assert_eq!((split1.rows, split1.shared, split1.mask), (one, None, 0));
-        let two = to_vec(&[("a", 1i64), ("b", 2)], 0).unwrap();
-        let split2 = split(two.clone());
-        assert_eq!((split2.rows, split2.shared, split2.mask), (two, None, 0));
+        for doc in [
+            to_vec(&[("a", 1i64)], 0).unwrap(),
+            to_vec(&[("a", 1i64), ("b", 2)], 0).unwrap(),
+        ] {
+            let s = split(doc.clone());
+            assert_eq!((s.rows, s.shared, s.mask, s.bare), (doc, None, 0, false));
+        }
+    }
+
+    #[test]
+    fn rows_left_with_one_field_are_that_field() {
+        let bare = to_vec(&["a", "b"], 0).unwrap();
+        // One field to begin with, or one left once the shared ones are out.
+        let one = split(to_vec(&[("a",), ("b",)], 0).unwrap());
+        assert_eq!(
+            (&one.rows, one.shared, one.mask, one.bare),
+            (&bare, None, 0, true)
+        );
+        let left = split(to_vec(&[(7i64, "a"), (7, "b")], 0).unwrap());
+        assert_eq!((&left.rows, left.mask, left.bare), (&bare, 0b1, true));
+        assert_eq!(left.shared, Some(to_vec(&(7i64,), 0).unwrap()));
     }
 
     #[test]
     fn every_field_shared_leaves_empty_rows() {
         let rows = [("a", 1i64), ("a", 1)];
         let split = split(to_vec(&rows, 0).unwrap());
-        assert_eq!(split.mask, 0b11);
+        assert_eq!((split.mask, split.bare), (0b11, false));
         let empty: [(); 0] = [];
         assert_eq!(split.rows, to_vec(&[empty, empty], 0).unwrap());
     }

@@ -1,10 +1,10 @@
 //! The ledger's fast path: a whole batch of simple transfers (single, posted or held,
 //! no refunds or settlements) in a constant number of statements, each taking its rows
 //! as parameters whose number does not depend on the batch size (`bulk_rows`).
-//! Balances move by one upsert over every account in the batch (on PostgreSQL, one for
-//! users' accounts and one for the system accounts after the transfers), keeping the
-//! history heads it replaces, onto which the transfers' insert links them. The last
-//! statement writes the users' balance events as the database computes them and
+//! Balances move by two upserts, one for users' accounts and one for the system
+//! accounts after the transfers, the first keeping the history heads it replaces,
+//! onto which the transfers' insert links them. The statement after the transfers
+//! writes the users' balance events as the database computes them and
 //! refuses the batch if a user account would be overdrawn (`ledger_batch_events`).
 //! Nothing comes back between the statements: a batch is one script. If an account
 //! would have been overdrawn (perhaps spent through another node) or an idempotency
@@ -104,16 +104,13 @@ pub(super) async fn commit(
         }
     }
     // Users' accounts move first (linking the transfers into their histories needs the
-    // heads this replaces). With concurrent writers the system accounts move last, after
-    // the transfers are written (see `ledger_history`), which is also `LOCK_ORDER`
-    // (`s:…` after `u:…`); SQLite's single writer saves the statement.
-    let (first, last): (BTreeMap<_, _>, BTreeMap<_, _>) = if store.concurrent_writers() > 1 {
-        deltas
-            .into_iter()
-            .partition(|(account, _)| chained(account))
-    } else {
-        (deltas, BTreeMap::new())
-    };
+    // heads this replaces), the system accounts last, after the transfers are written
+    // (see `ledger_history`), which is also `LOCK_ORDER` (`s:…` after `u:…`). Apart,
+    // the users' rows are alike (a burst of charges debits each the same way), so on
+    // SQLite the fields they share are bound once (`jsonb_shared`).
+    let (first, last): (BTreeMap<_, _>, BTreeMap<_, _>) = deltas
+        .into_iter()
+        .partition(|(account, _)| chained(account));
     // Each transfer's predecessors within the batch; the first on an account follows
     // the head the upsert replaced, which the insert reads.
     let capacity = fresh.len();
