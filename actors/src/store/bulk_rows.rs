@@ -75,66 +75,61 @@ impl<T: std::fmt::Display> Serialize for Text<T> {
     }
 }
 
-/// Which fields of a batch's rows are bound once, the same for every row, instead of
-/// with each row, and whether each row is its one other field (SQLite; see
-/// `jsonb_shared`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(super) struct Shared {
-    /// Bit `i` stands for field `i`.
-    mask: u64,
+/// How `values` bound a batch's rows, and so how `select` reads them back: on SQLite,
+/// which fields are bound once for every row, and whether each row is its one other
+/// field (see `jsonb_shared`).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Bound<'a> {
+    backend: DbBackend,
+    fields: &'a [(&'a str, Field)],
+    /// Bit `i` is set when field `i` is shared.
+    shared: u64,
     bare: bool,
 }
 
-impl Shared {
-    fn has(self, field: usize) -> bool {
-        self.mask & 1 << field != 0
+impl Bound<'_> {
+    /// `SELECT <fields>, <extra> FROM <the rows, parameters n…>`, in row order. Fields
+    /// are named as given; `extra` are further select expressions (e.g. a timestamp).
+    pub fn select(&self, n: usize, extra: &[&str]) -> String {
+        let backend = self.backend;
+        if backend == DbBackend::Postgres {
+            return select_arrays(n, self.fields, extra);
+        }
+        // Each field is read from its row or, when shared, from the parameter after the
+        // rows, which SQLite reads once for the whole statement.
+        let (mut in_row, mut in_shared) = (0, 0);
+        let mut columns: Vec<String> = self
+            .fields
+            .iter()
+            .enumerate()
+            .map(|(i, (name, field))| {
+                let value = if self.shared & 1 << i != 0 {
+                    in_shared += 1;
+                    format!("{}->>{}", param(backend, n + 1), in_shared - 1)
+                } else if self.bare {
+                    "r.value".to_owned()
+                } else {
+                    in_row += 1;
+                    format!("r.value->>{}", in_row - 1)
+                };
+                match field {
+                    Field::Text | Field::NullableText | Field::BigInt => {
+                        format!("{value} AS {name}")
+                    }
+                    Field::Uuid => format!("unhex({value}) AS {name}"),
+                }
+            })
+            .collect();
+        columns.extend(extra.iter().map(|e| (*e).to_owned()));
+        // `jsonb_each` returns elements in rowid order and says so to the planner
+        // (`orderByConsumed`) only for `ORDER BY rowid`; ordering by its `key` column
+        // would copy every row through a sorter.
+        format!(
+            "SELECT {} FROM jsonb_each({}) AS r ORDER BY r.rowid",
+            columns.join(", "),
+            param(backend, n)
+        )
     }
-}
-
-/// `SELECT <fields>, <extra> FROM <rows of parameters n…>`, in row order, for rows
-/// bound as `values` bound them (`shared` as it said). Fields are named as given;
-/// `extra` are further select expressions (e.g. a shared timestamp).
-pub(super) fn select(
-    backend: DbBackend,
-    n: usize,
-    fields: &[(&str, Field)],
-    shared: Shared,
-    extra: &[&str],
-) -> String {
-    if backend == DbBackend::Postgres {
-        return select_arrays(n, fields, extra);
-    }
-    // Each field is read from its row or, when shared, from the parameter after the
-    // rows, which SQLite reads once for the whole statement.
-    let (mut in_row, mut in_shared) = (0, 0);
-    let mut columns: Vec<String> = fields
-        .iter()
-        .enumerate()
-        .map(|(i, (name, field))| {
-            let value = if shared.has(i) {
-                in_shared += 1;
-                format!("{}->>{}", param(backend, n + 1), in_shared - 1)
-            } else if shared.bare {
-                "r.value".to_owned()
-            } else {
-                in_row += 1;
-                format!("r.value->>{}", in_row - 1)
-            };
-            match field {
-                Field::Text | Field::NullableText | Field::BigInt => format!("{value} AS {name}"),
-                Field::Uuid => format!("unhex({value}) AS {name}"),
-            }
-        })
-        .collect();
-    columns.extend(extra.iter().map(|e| (*e).to_owned()));
-    // `jsonb_each` returns elements in rowid order and says so to the planner
-    // (`orderByConsumed`) only for `ORDER BY rowid`; ordering by its `key` column
-    // would copy every row through a sorter.
-    format!(
-        "SELECT {} FROM jsonb_each({}) AS r ORDER BY r.rowid",
-        columns.join(", "),
-        param(backend, n)
-    )
 }
 
 /// PostgreSQL's `select`: the columns' arrays side by side.
@@ -190,32 +185,35 @@ pub(super) fn is_in<R: Serialize>(
     rows: &[R],
 ) -> (String, Vec<Value>) {
     let fields = [(column, field)];
-    let (values, shared) = self::values(backend, &fields, rows);
-    let select = select(backend, 1, &fields, shared, &[]);
+    let (values, bound) = self::values(backend, &fields, rows);
+    let select = bound.select(1, &[]);
     let sql = format!("{column} IN (SELECT k.{column} FROM ({select}) AS k)");
     (sql, values)
 }
 
 /// The parameters holding `rows` of `fields` (each row serialises as an array, e.g. a
-/// tuple), and which fields they bind once for every row: on SQLite one binary JSON
-/// document of the rows and, if the rows agree on some fields, one of those fields;
-/// on PostgreSQL one array per column.
-pub(super) fn values<R: Serialize>(
+/// tuple), and how they are bound: on SQLite one binary JSON document of the rows and,
+/// if the rows agree on some fields, one of those fields; on PostgreSQL one array per
+/// column.
+pub(super) fn values<'a, R: Serialize>(
     backend: DbBackend,
-    fields: &[(&str, Field)],
+    fields: &'a [(&'a str, Field)],
     rows: &[R],
-) -> (Vec<Value>, Shared) {
+) -> (Vec<Value>, Bound<'a>) {
+    let mut bound = Bound {
+        backend,
+        fields,
+        shared: 0,
+        bare: false,
+    };
     if backend != DbBackend::Postgres {
         // Sized up front: a batch's document would otherwise be copied as it grows.
         let capacity = 8 + rows.len() * fields.len() * 24;
         let doc = jsonb::to_vec(rows, capacity).expect("rows of plain values serialise");
         let split = jsonb_shared::split(doc);
         let values = std::iter::once(split.rows).chain(split.shared);
-        let shared = Shared {
-            mask: split.mask,
-            bare: split.bare,
-        };
-        return (values.map(|doc| Value::Bytes(Some(doc))).collect(), shared);
+        (bound.shared, bound.bare) = (split.mask, split.bare);
+        return (values.map(|doc| Value::Bytes(Some(doc))).collect(), bound);
     }
     let mut cells: Vec<_> = rows
         .iter()
@@ -232,7 +230,7 @@ pub(super) fn values<R: Serialize>(
             .collect();
         push_array(&mut values, *field, column);
     }
-    (values, Shared::default())
+    (values, bound)
 }
 
 /// Appends the PostgreSQL array(s) holding one column of a field's cells.
@@ -304,12 +302,12 @@ pub(super) fn push_insert_computed<R: Serialize>(
     let backend = script.backend();
     let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
     let exprs: Vec<&str> = columns.iter().map(|(_, expr)| expr.as_str()).collect();
-    let (mut values, shared) = self::values(backend, fields, rows);
+    let (mut values, bound) = self::values(backend, fields, rows);
     // The stamp is the parameter after the rows'.
     let stamp = values.len();
     values.push(Value::from(now));
     script.push(values, |first| {
-        let source = select(backend, first, fields, shared, &[]);
+        let source = bound.select(first, &[]);
         format!(
             "INSERT INTO {table} ({}, created_at) SELECT {}, {} FROM ({source}) AS t",
             names.join(", "),
@@ -336,9 +334,9 @@ mod tests {
     /// `data` bound and selected as a batch's rows are, each with a stamp after them.
     async fn round_trip(data: &[(&str, i64, Option<String>, Option<&str>)]) -> Vec<Unpacked> {
         let db = Database::connect("sqlite::memory:").await.unwrap();
-        let (mut values, shared) = values(DbBackend::Sqlite, &FIELDS, data);
+        let (mut values, bound) = values(DbBackend::Sqlite, &FIELDS, data);
         let stamp = format!("?{} AS d", values.len() + 1);
-        let sql = select(DbBackend::Sqlite, 1, &FIELDS, shared, &[&stamp]);
+        let sql = bound.select(1, &[&stamp]);
         values.push(Value::from(7i64));
         let found = db
             .query_all_raw(Statement::from_sql_and_values(
@@ -403,8 +401,8 @@ mod tests {
             ),
         ];
         for (data, mask, bare) in cases {
-            let (_, shared) = values(DbBackend::Sqlite, &FIELDS, &data);
-            assert_eq!(shared, Shared { mask, bare });
+            let (_, bound) = values(DbBackend::Sqlite, &FIELDS, &data);
+            assert_eq!((bound.shared, bound.bare), (mask, bare));
             let expected: Vec<Unpacked> = data
                 .iter()
                 .map(|(t, n, id, e)| {
@@ -423,13 +421,12 @@ mod tests {
             ("b", Field::NullableText),
             ("c", Field::Uuid),
         ];
-        let sql = select(
+        let (_, bound) = values(
             DbBackend::Postgres,
-            2,
             &fields,
-            Shared::default(),
-            &["$6 AS d"],
+            &[(1i64, Some("x"), None::<&str>)],
         );
+        let sql = bound.select(2, &["$6 AS d"]);
         assert_eq!(
             sql,
             "SELECT r.c0 AS a, CASE WHEN r.c2 THEN NULL ELSE r.c1 END AS b, \

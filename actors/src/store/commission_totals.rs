@@ -123,8 +123,8 @@ pub(super) async fn apply(
         .into_iter()
         .chain(["pe", "se", "re", "po", "cb", "vo", "sa", "rc"].map(|name| (name, Field::BigInt)));
     let fields: Vec<_> = fields.collect();
-    let (values, shared) = bulk_rows::values(backend, &fields, &rows);
-    let source = bulk_rows::select(backend, 1, &fields, shared, &[]);
+    let (values, bound) = bulk_rows::values(backend, &fields, &rows);
+    let source = bound.select(1, &[]);
     let sql = format!(
         "WITH v AS ({source}) \
          UPDATE commission_totals SET \

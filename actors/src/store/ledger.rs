@@ -255,9 +255,9 @@ async fn balances_of<C: ConnectionTrait>(
     let keys: Vec<(String,)> = accounts.iter().map(|a| (a.to_string(),)).collect();
     let fields = [("account", Field::Text)];
     let mut script = Script::new(backend);
-    let (values, shared) = bulk_rows::values(backend, &fields, &keys);
+    let (values, bound) = bulk_rows::values(backend, &fields, &keys);
     script.push(values, |first| {
-        let asked = bulk_rows::select(backend, first, &fields, shared, &[place]);
+        let asked = bound.select(first, &[place]);
         format!(
             "SELECT {array}(k.i, a.debits_posted, a.credits_posted, a.debits_pending, \
                a.credits_pending{close} AS found \

@@ -113,9 +113,8 @@ pub(super) async fn commit(
         .partition(|(account, _)| chained(account));
     // Each transfer's predecessors within the batch; the first on an account follows
     // the head the upsert replaced, which the insert reads.
-    let capacity = fresh.len();
     let mut chains = Chains::new(AccountMap::with_capacity_and_hasher(
-        capacity,
+        fresh.len(),
         RandomState::default(),
     ));
     let links: Vec<Links> = fresh.iter().map(|t| chains.link(t)).collect();
@@ -188,9 +187,9 @@ fn push_balance_moves(
         ("cpe", Field::BigInt),
         ("head", Field::Uuid),
     ];
-    let (values, shared) = bulk_rows::values(backend, &fields, &rows);
+    let (values, bound) = bulk_rows::values(backend, &fields, &rows);
     script.push(values, |first| {
-        let source = bulk_rows::select(backend, first, &fields, shared, &[]);
+        let source = bound.select(first, &[]);
         // `WHERE true` tells SQLite's parser the upsert's ON is not a join constraint.
         format!(
             "INSERT INTO ledger_accounts (account, kind, debits_posted, credits_posted, \

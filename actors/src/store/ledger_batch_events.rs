@@ -55,14 +55,14 @@ pub(super) fn push_guarded_events(
         ("high_credited", Field::BigInt),
         ("low_credited", Field::BigInt),
     ];
-    let (values, shared) = bulk_rows::values(backend, &user_fields, &user_rows);
+    let (values, bound) = bulk_rows::values(backend, &user_fields, &user_rows);
     let many = users.len() > 1;
     Outbox::push_computed(
         script,
         &probes,
         values,
         |first| {
-            let asked = bulk_rows::select(backend, first, &user_fields, shared, &[]);
+            let asked = bound.select(first, &[]);
             // Per account (`a` its alias, `k` its kind): what it has, and whether it
             // covered its debits with what it had before the batch (a debited account
             // exists).
